@@ -1,0 +1,48 @@
+"""The `rt2` command: one entry point whose subcommands live in their own modules.
+
+Each subcommand is a `main(argv) -> int` function, imported only when it runs, so that
+`rt2 --help` stays instant and a subcommand never pays for another's imports (torch, rclpy, mujoco).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# name -> (module:function, one-line help). Keep in step with the README's command list.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "echo": ("rt2_ros.nodes.echo:main", "print messages of a topic, like `ros2 topic echo`"),
+    "demo": ("rt2_ros.nodes.message_demo:main", "run the main job: the demo in the README"),
+}
+
+
+def _usage() -> str:
+    width = max(len(name) for name in COMMANDS)
+    lines = [
+        "usage: rt2 <command> [args...]",
+        "",
+        "rt2_ros: an RT-2-style vision-language-action model driving a robot arm.",
+        "",
+        "commands:",
+    ]
+    lines += [f"  {name:<{width}}  {help_text}" for name, (_, help_text) in COMMANDS.items()]
+    lines += ["", "Run `rt2 <command> --help` for a command's own options."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(_usage())
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"rt2: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    module_name, function_name = COMMANDS[name][0].split(":")
+    command = getattr(importlib.import_module(module_name), function_name)
+    return int(command(rest) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""Test isolation shared by every test.
+
+ROS: each pytest process gets its own DDS domain on loopback only, set before anything starts
+rclpy, and inherited by every child process a test starts. Child processes are ended by the
+fixture that starts them.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Domain ids 1..100: Fast DDS derives ports from them and keeps well inside the valid range there.
+os.environ["ROS_DOMAIN_ID"] = str(1 + os.getpid() % 100)
+os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+os.environ.setdefault("MUJOCO_GL", "egl")
+# Child processes import this checkout's modules (not a stale installed copy).
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+
+
+class ChildProcesses:
+    """Starts `python -m ...` children and guarantees they are gone when the test ends."""
+
+    def __init__(self) -> None:
+        self.processes: list[subprocess.Popen] = []
+
+    def start(self, *args: str, **kwargs) -> subprocess.Popen:
+        kwargs.setdefault("stdout", subprocess.PIPE)
+        kwargs.setdefault("stderr", subprocess.PIPE)
+        kwargs.setdefault("text", True)
+        process = subprocess.Popen([sys.executable, *args], cwd=REPO, start_new_session=True, **kwargs)
+        self.processes.append(process)
+        return process
+
+    def end_all(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGINT)
+        for process in self.processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+@pytest.fixture
+def children():
+    processes = ChildProcesses()
+    yield processes
+    processes.end_all()
