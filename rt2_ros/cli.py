@@ -13,6 +13,7 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "echo": ("rt2_ros.nodes.echo:main", "print messages of a topic, like `ros2 topic echo`"),
     "demo": ("rt2_ros.nodes.message_demo:main", "run the main job: the demo in the README"),
+    "bench": ("rt2_ros.benchmarks:main", "run a benchmark from bench/ (prints a table, saves JSON)"),
 }
 
 
