@@ -1,0 +1,1 @@
+"""Datasets: robot episodes, VQA examples, their mixture, and rosbag import/export."""
