@@ -13,6 +13,8 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "echo": ("rt2_ros.nodes.echo:main", "print messages of a topic, like `ros2 topic echo`"),
     "demo": ("rt2_ros.nodes.message_demo:main", "run the main job: the demo in the README"),
+    "node": ("rt2_ros.nodes.rt2_node:main", "run rt2_node, the policy node (takes --ros-args)"),
+    "instruct": ("rt2_ros.nodes.instruct:main", "publish an instruction, like `ros2 topic pub --once /instruction`"),
     "bench": ("rt2_ros.benchmarks:main", "run a benchmark from bench/ (prints a table, saves JSON)"),
 }
 

@@ -1,0 +1,380 @@
+"""rt2_node: camera + /instruction in, MoveIt Servo twists and gripper commands out, the VLA in between.
+
+Threads: the executor thread only stores messages and publishes at the servo rate; the model runs
+on its own thread at the control rate, on the newest frame. Every decision about motion is made
+by rt2_ros.supervisor.Supervisor (ROS-free); this file is the wiring.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import time
+from collections import Counter
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import PoseStamped, TwistStamped
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, qos_profile_sensor_data
+from rclpy.signals import SignalHandlerOptions
+from rclpy.utilities import remove_ros_args
+from sensor_msgs.msg import CompressedImage, Image, JointState
+from std_msgs.msg import Float64, String
+from std_srvs.srv import Trigger
+
+from rt2_ros.camera_frames import BadFrameError, raw_from_rgb, rgb_from_compressed, rgb_from_raw
+from rt2_ros.debug_overlay import annotate
+from rt2_ros.instructions import BadInstructionError, instruction_from_cdr
+from rt2_ros.msg import PolicyStatus, VLAAction
+from rt2_ros.nodes.gripper_action import GripperActionClient
+from rt2_ros.nodes.parameters import declare_node_parameters
+from rt2_ros.supervisor import RUNNING, Supervisor
+
+HALT_REPEAT_S = 1.0  # after leaving `running`, keep sending zero twists this long, then fall silent
+
+
+class RT2Node(Node):
+    def __init__(self, policy=None) -> None:
+        super().__init__("rt2_node")
+        self.params = declare_node_parameters(self)
+        self.supervisor = Supervisor(self.params.supervisor)
+        self.policy = policy if policy is not None else self._load_policy()
+        self._lock = threading.Lock()
+        self._frame: np.ndarray | None = None
+        self._frame_seq = 0
+        self._used_seq = 0
+        self._ee_position: np.ndarray | None = None
+        self._left_running_at: float | None = None
+        self._warned_no_pose = False
+        self.counters: Counter[str] = Counter()
+        self.rejected: Counter[str] = Counter()
+        self._last_action: VLAAction | None = None
+        self._inference_ms = 0.0
+        self._rate_hz = 0.0
+        self._last_inference_start: float | None = None
+        self._stopping = threading.Event()
+        self._reset_policy = threading.Event()
+        self._create_interfaces()
+        self._worker = threading.Thread(target=self._inference_loop, name="rt2_inference", daemon=True)
+        self._worker.start()
+        self.get_logger().info(
+            f"rt2_node ready: model {self.policy.name}, control {self.params.control_rate:g} Hz, "
+            f"servo {self.params.servo_rate:g} Hz on {self.params.twist_topic} ({self.params.servo_frame})"
+            + (", DRY RUN: the arm is never commanded" if self.params.dry_run else "")
+        )
+
+    # --- setup --------------------------------------------------------------------------------
+
+    def _load_policy(self):
+        from rt2_ros.policy import Policy  # torch and transformers load only when a node really starts
+
+        if not self.params.model_path:
+            raise SystemExit("rt2_node: parameter model_path is empty; set it to a model folder")
+        return Policy.from_pretrained(
+            self.params.model_path, decoding=self.params.decoding, chain_of_thought=self.params.chain_of_thought
+        )
+
+    def _create_interfaces(self) -> None:
+        p = self.params
+        reliable = QoSProfile(depth=10)
+        if "raw" in p.image_transports:
+            self.create_subscription(Image, p.image_topic, self._on_image, qos_profile_sensor_data)
+        if "compressed" in p.image_transports:
+            self.create_subscription(
+                CompressedImage, p.image_topic + "/compressed", self._on_compressed, qos_profile_sensor_data
+            )
+        # Raw bytes: an instruction with invalid UTF-8 must be refused here, not crash the executor.
+        self.create_subscription(String, p.instruction_topic, self._on_instruction, reliable, raw=True)
+        if p.pose_topic:
+            self.create_subscription(PoseStamped, p.pose_topic, self._on_pose, reliable)
+        if p.joint_states_topic:
+            self.create_subscription(JointState, p.joint_states_topic, self._on_joint_states, qos_profile_sensor_data)
+        self.twist_pub = self.create_publisher(TwistStamped, p.twist_topic, reliable)
+        self.gripper_pub = self.create_publisher(Float64, p.gripper_topic, reliable)
+        self.gripper_action = GripperActionClient(self, p) if p.gripper_action else None
+        self.action_pub = self.create_publisher(VLAAction, "~/action", reliable)
+        self.status_pub = self.create_publisher(PolicyStatus, "~/status", reliable)
+        self.debug_pub = self.create_publisher(Image, "~/debug_image", qos_profile_sensor_data)
+        self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", reliable)
+        self.create_service(Trigger, "~/stop", self._on_stop)
+        self.create_service(Trigger, "~/start", self._on_start)
+        self.create_service(Trigger, "~/go_home", self._on_go_home)
+        self.create_timer(1.0 / p.servo_rate, self._publish_servo_command)
+        self.create_timer(0.5, self._publish_status)
+        self.create_timer(1.0, self._publish_diagnostics)
+
+    # --- inputs: store, count, never raise --------------------------------------------------------
+
+    def _on_image(self, msg: Image) -> None:
+        self._store_frame(lambda: rgb_from_raw(msg.encoding, msg.height, msg.width, msg.step, msg.data))
+
+    def _on_compressed(self, msg: CompressedImage) -> None:
+        self._store_frame(lambda: rgb_from_compressed(msg.format, msg.data))
+
+    def _store_frame(self, decode) -> None:
+        self.counters["frames_received"] += 1
+        try:
+            frame = decode()
+        except BadFrameError as error:
+            self._reject("image", str(error))
+            return
+        with self._lock:
+            if self._frame_seq > self._used_seq:
+                self.counters["frames_dropped"] += 1  # superseded before the model saw it
+            self._frame, self._frame_seq = frame, self._frame_seq + 1
+            self.supervisor.on_frame(time.monotonic())
+
+    def _on_instruction(self, payload: bytes) -> None:
+        try:
+            text = instruction_from_cdr(payload, self.params.max_instruction_bytes)
+        except BadInstructionError as error:
+            self._reject("instruction", str(error))
+            return
+        with self._lock:
+            self.supervisor.on_instruction(text, time.monotonic())
+            self._track_running()
+        if text:
+            self._reset_policy.set()  # done on the model thread, never under a running act()
+        self.get_logger().info(f"instruction: {text!r}" if text else "empty instruction: stopping")
+        self._publish_status()
+
+    def _on_pose(self, msg: PoseStamped) -> None:
+        position = np.array([msg.pose.position.x, msg.pose.position.y, msg.pose.position.z])
+        if np.all(np.isfinite(position)):
+            self._ee_position = position
+
+    def _on_joint_states(self, msg: JointState) -> None:
+        self.counters["joint_states"] += 1
+
+    def _reject(self, kind: str, reason: str) -> None:
+        key = f"{kind}: {reason}"
+        if key not in self.rejected:  # log each distinct reason once; count them all
+            self.get_logger().warning(f"ignoring bad {kind} message: {reason}")
+        self.rejected[key] += 1
+        self.counters[f"{kind}s_rejected"] += 1
+
+    # --- the model, on its own thread -----------------------------------------------------------
+
+    def _inference_loop(self) -> None:
+        period = 1.0 / self.params.control_rate
+        next_tick = time.monotonic()
+        while not self._stopping.is_set():
+            self._stopping.wait(max(0.0, next_tick - time.monotonic()))
+            next_tick = max(next_tick + period, time.monotonic())  # late: skip, never burst
+            with self._lock:
+                now = time.monotonic()
+                if not self.supervisor.should_infer(now) or self._frame_seq == self._used_seq:
+                    continue
+                frame, self._used_seq = self._frame, self._frame_seq
+                instruction, episode = self.supervisor.instruction, self.supervisor.episode
+            self._run_policy(frame, instruction, episode)
+
+    def _run_policy(self, frame: np.ndarray, instruction: str, episode: int) -> None:
+        if self._reset_policy.is_set():
+            self._reset_policy.clear()
+            self.policy.reset()
+        start = time.monotonic()
+        if self._last_inference_start is not None:
+            interval = start - self._last_inference_start
+            self._rate_hz = 1.0 / interval if self._rate_hz == 0 else 0.8 * self._rate_hz + 0.2 / interval
+        self._last_inference_start = start
+        try:
+            action = self.policy.act(frame, instruction)
+            delta, gripper, terminate = np.asarray(action.delta, dtype=float), float(action.gripper), action.terminate
+        except Exception as error:  # any model failure must stop the arm, never the node
+            with self._lock:
+                self.supervisor.on_fault(f"{type(error).__name__}: {error}", time.monotonic())
+                self._track_running()
+            self.get_logger().error(f"model failed, arm stopped: {type(error).__name__}: {error}")
+            self._publish_status()
+            return
+        self._inference_ms = (time.monotonic() - start) * 1000.0
+        with self._lock:
+            if self.supervisor.episode != episode:  # a new instruction or stop arrived meanwhile
+                return
+            command = self.supervisor.on_action(delta, gripper, bool(terminate), time.monotonic())
+            self._track_running()
+            state, step = self.supervisor.state, self.supervisor.step
+        self.counters["inferences"] += 1
+        if command.gripper is not None and not self.params.dry_run and state in (RUNNING, "terminated"):
+            self.gripper_pub.publish(Float64(data=command.gripper))
+            if self.gripper_action is not None:
+                self.gripper_action.send(command.gripper)
+        self._publish_action(action, instruction)
+        self._publish_debug_image(frame, instruction, delta, gripper, getattr(action, "plan", ""), state)
+        if state != RUNNING:
+            self.get_logger().info(f"episode ended at step {step}: {state}")
+            self._publish_status()
+
+    # --- outputs --------------------------------------------------------------------------------
+
+    def _track_running(self) -> None:
+        """Remember when the node left `running`, to keep sending zero twists for a moment after (lock held)."""
+        if self.supervisor.state == RUNNING:
+            self._left_running_at = None
+        elif self._left_running_at is None:
+            self._left_running_at = time.monotonic()
+
+    def _publish_servo_command(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._track_running()
+            if self.supervisor.state == RUNNING and self._ee_position is None and self.params.pose_topic:
+                if not self._warned_no_pose:
+                    self.get_logger().warning(
+                        f"no end-effector pose on {self.params.pose_topic} yet: "
+                        "workspace limits skipped until one arrives"
+                    )
+                    self._warned_no_pose = True
+            command = self.supervisor.command(now, self._ee_position)
+            recently_running = self._left_running_at is None or now - self._left_running_at < HALT_REPEAT_S
+        if self.params.dry_run or not recently_running:
+            return
+        self._send_twist(command.linear, command.angular)
+
+    def _send_twist(self, linear, angular) -> None:
+        msg = TwistStamped()
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.header.frame_id = self.params.servo_frame
+        msg.twist.linear.x, msg.twist.linear.y, msg.twist.linear.z = (float(v) for v in linear)
+        msg.twist.angular.x, msg.twist.angular.y, msg.twist.angular.z = (float(v) for v in angular)
+        self.twist_pub.publish(msg)
+        self.counters["twists_published"] += 1
+
+    def _publish_action(self, action, instruction: str) -> None:
+        msg = VLAAction()
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.header.frame_id = self.params.servo_frame
+        msg.instruction = instruction
+        msg.plan = getattr(action, "plan", "") or ""
+        msg.tokens = [int(t) for t in action.tokens]
+        values = [float(v) for v in np.asarray(action.delta, dtype=float)] + [float(action.gripper)]
+        msg.action = [v if np.isfinite(v) else float("nan") for v in values]
+        msg.terminate = bool(action.terminate)
+        msg.inference_ms = float(self._inference_ms)
+        msg.model = self.policy.name
+        self.action_pub.publish(msg)
+        self._last_action = msg
+
+    def _publish_debug_image(self, frame, instruction, delta, gripper, plan, state) -> None:
+        if self.debug_pub.get_subscription_count() == 0:
+            return  # drawing costs a few ms: only when someone looks
+        image = annotate(frame, instruction, delta, gripper, plan, state)
+        msg = Image()
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.height, msg.width, msg.step, data = raw_from_rgb(image)
+        msg.encoding = "rgb8"
+        msg.data = data
+        self.debug_pub.publish(msg)
+
+    def _publish_status(self) -> None:
+        with self._lock:
+            msg = PolicyStatus(
+                state=self.supervisor.state,
+                instruction=self.supervisor.instruction,
+                step=self.supervisor.step,
+                control_rate_hz=float(self._rate_hz),
+                last_fault=self.supervisor.last_fault,
+            )
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.status_pub.publish(msg)
+
+    def _publish_diagnostics(self) -> None:
+        with self._lock:
+            state, fault, fresh = (
+                self.supervisor.state,
+                self.supervisor.last_fault,
+                self.supervisor.frame_is_fresh(time.monotonic()),
+            )
+        level = DiagnosticStatus.OK
+        message = state
+        if state == "fault":
+            level, message = DiagnosticStatus.ERROR, fault
+        elif state == RUNNING and not fresh:
+            level, message = DiagnosticStatus.WARN, "camera frames are stale: arm halted"
+        values = {
+            "state": state,
+            "inference_ms": f"{self._inference_ms:.1f}",
+            "control_rate_hz": f"{self._rate_hz:.2f}",
+        }
+        values.update({name: str(count) for name, count in self.counters.items()})
+        status = DiagnosticStatus(level=level, name="rt2_node: policy", message=message, hardware_id=self.policy.name)
+        status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self.get_clock().now().to_msg()
+        self.diagnostics_pub.publish(array)
+
+    # --- services -------------------------------------------------------------------------------
+
+    def _on_stop(self, request, response):
+        with self._lock:
+            self.supervisor.stop(time.monotonic())
+            self._track_running()
+        if not self.params.dry_run:
+            self._send_twist(np.zeros(3), np.zeros(3))  # halt now, not at the next servo tick
+        self._publish_status()
+        response.success, response.message = True, "stopped"
+        return response
+
+    def _on_start(self, request, response):
+        with self._lock:
+            started = self.supervisor.start(time.monotonic())
+            self._track_running()
+        self._publish_status()
+        response.success = started
+        response.message = (
+            "running" if started else "no instruction to run: publish one on " + self.params.instruction_topic
+        )
+        return response
+
+    def _on_go_home(self, request, response):
+        from rt2_ros.nodes.go_home import go_home
+
+        self._on_stop(request, response)
+        response.success, response.message = go_home(self, self.params)
+        return response
+
+    # --- shutdown -------------------------------------------------------------------------------
+
+    def halt_and_close(self) -> None:
+        """Stop the model thread and leave the arm with a zero twist (called on Ctrl-C / SIGTERM)."""
+        self._stopping.set()
+        with self._lock:
+            self.supervisor.stop(time.monotonic())
+        if not self.params.dry_run:
+            for _ in range(3):  # reliable QoS, but a late joiner or a lost first sample must still see it
+                self._send_twist(np.zeros(3), np.zeros(3))
+        self._worker.join(timeout=5.0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = argparse.ArgumentParser(
+        prog="rt2 node",
+        description="Run the policy node. ROS arguments follow --ros-args, e.g. "
+        "`rt2 node --ros-args --params-file config/ur5.yaml -p model_path:=models/rt2-sim`.",
+    )
+    parser.parse_args(remove_ros_args(["rt2 node", *argv])[1:])
+    # Our own signal handling: rclpy's would shut the context down before the zero twist goes out.
+    rclpy.init(args=["rt2_node", *argv], signal_handler_options=SignalHandlerOptions.NO)
+    node = RT2Node()
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    try:
+        while not stop.is_set():
+            executor.spin_once(timeout_sec=0.05)
+    finally:
+        node.halt_and_close()
+        executor.spin_once(timeout_sec=0.1)
+        node.get_logger().info("rt2_node: zero twist sent, shutting down")
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
