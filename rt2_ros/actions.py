@@ -161,5 +161,8 @@ class ActionTokenizer:
             if key not in data:
                 raise ValueError(f"action config has no {key!r} bounds")
         return cls(
-            low=data["low"], high=data["high"], source=data.get("source", "config"), statistics=data.get("statistics", {})
+            low=data["low"],
+            high=data["high"],
+            source=data.get("source", "config"),
+            statistics=data.get("statistics", {}),
         )
