@@ -56,3 +56,18 @@ def children():
     processes = ChildProcesses()
     yield processes
     processes.end_all()
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A tiny random PaliGemma-style VLA folder with 256 added action tokens, built once per session (~2 s).
+
+    Load it with `rt2_ros.policy.Policy.from_pretrained(tiny_model_dir)`; treat it as read-only
+    (copy it first to change its rt2_config.json).
+    """
+    import torch
+
+    from rt2_ros.vla.tiny import build_tiny_vla
+
+    torch.set_num_threads(1)
+    return build_tiny_vla(tmp_path_factory.mktemp("models") / "tiny-paligemma", size="tiny", vocab="added", seed=0)

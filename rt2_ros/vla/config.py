@@ -1,0 +1,88 @@
+"""VLAConfig: everything about a VLA that is not transformers' own, saved as `rt2_config.json` in the model folder.
+
+The folder is self-describing: transformers' files (config.json, weights, processor, tokenizer)
+plus this one file, which holds the action tokenizer's bounds and statistics, which vocabulary
+ids carry the bins, the prompts, the instruction limit and whether the model was trained for
+parallel decoding.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rt2_ros.actions import N_BINS, ActionTokenizer
+from rt2_ros.vla.vocab import STRATEGIES
+
+CONFIG_NAME = "rt2_config.json"
+FORMAT = "rt2_ros.vla/1"
+RT2_PROMPT = "What action should the robot take to {instruction}?"
+
+
+@dataclass
+class VLAConfig:
+    """The RT-2 side of a model folder. Change fields before `save_pretrained`; they load back as saved."""
+
+    action_token_ids: list[int]  # bin b is vocabulary id action_token_ids[b]
+    vocab_strategy: str  # how those ids were chosen: one of rt2_ros.vla.vocab.STRATEGIES
+    actions: ActionTokenizer = field(default_factory=ActionTokenizer)
+    prompt: str = RT2_PROMPT  # robot mode; must contain {instruction}
+    vqa_prompt: str = "{question}"  # VQA mode; must contain {question}
+    plan_prefix: str = "Plan:"  # chain-of-thought: the answer starts `Plan: <text> Action: <8 action tokens>`
+    action_marker: str = "Action:"
+    max_instruction_chars: int = 512
+    max_plan_tokens: int = 48
+    max_answer_tokens: int = 32
+    # Parallel decoding (OpenVLA-OFT style) is only meaningful for a model trained with
+    # rt2_ros.vla.training.build_example(..., parallel=True); the trainer sets this to True.
+    parallel_trained: bool = False
+    parallel_query_id: int | None = None  # input id at the 8 action positions; None = the pad token
+
+    def __post_init__(self) -> None:
+        if self.vocab_strategy not in STRATEGIES:
+            raise ValueError(f"unknown vocab_strategy {self.vocab_strategy!r}; one of {', '.join(STRATEGIES)}")
+        if len(self.action_token_ids) != N_BINS or len(set(self.action_token_ids)) != N_BINS:
+            raise ValueError(f"action_token_ids must be {N_BINS} distinct vocabulary ids")
+        if "{instruction}" not in self.prompt:
+            raise ValueError(f"prompt must contain {{instruction}}, got {self.prompt!r}")
+        if "{question}" not in self.vqa_prompt:
+            raise ValueError(f"vqa_prompt must contain {{question}}, got {self.vqa_prompt!r}")
+        if self.max_instruction_chars < 1:
+            raise ValueError("max_instruction_chars must be at least 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["actions"] = self.actions.to_dict()
+        return {"format": FORMAT, **data}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> VLAConfig:
+        data = dict(data)
+        if data.pop("format", None) != FORMAT:
+            raise ValueError(f"{CONFIG_NAME} is not in format {FORMAT!r}")
+        missing = [k for k in ("action_token_ids", "vocab_strategy", "actions") if k not in data]
+        if missing:
+            raise ValueError(f"{CONFIG_NAME} lacks {', '.join(missing)}")
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(data) - known)
+        if unknown:  # a typo in a hand-edited file should not be silently ignored
+            raise ValueError(f"{CONFIG_NAME} has unknown fields {unknown}")
+        data["actions"] = ActionTokenizer.from_dict(data["actions"])
+        return cls(**data)
+
+    def save(self, folder: str | Path) -> None:
+        path = Path(folder) / CONFIG_NAME
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, folder: str | Path) -> VLAConfig:
+        path = Path(folder) / CONFIG_NAME
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{folder} has no {CONFIG_NAME}: it is not an rt2_ros VLA folder (the action-token config, "
+                f"bounds and vocab ids are missing). Turn a plain checkpoint into one with "
+                f"rt2_ros.vla.VLA.from_base(...).save_pretrained(folder)."
+            )
+        return cls.from_dict(json.loads(path.read_text()))

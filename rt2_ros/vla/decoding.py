@@ -1,0 +1,173 @@
+"""Decoding a VLA's answer: constrained action tokens (KV-cached loop, `generate`, or one parallel pass),
+chain-of-thought (`Plan: ... Action: <8 tokens>`) and free-text VQA.
+
+The action constraint picks among the action ids only (terminate among bins 0 and 1), so an
+invalid action id cannot come out: the choice is an index into the 256 action ids, i.e. a bin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from transformers import LogitsProcessor, LogitsProcessorList
+
+from rt2_ros.actions import N_TOKENS
+from rt2_ros.vla.model import VLA
+from rt2_ros.vla.training import append_queries
+
+DECODINGS = ("kv", "generate", "parallel")
+
+
+@dataclass
+class Decoded:
+    bins: np.ndarray  # (8,) int64 in RT-2 order
+    plan: str = ""
+
+
+class _Stream:
+    """One prompt being decoded with a KV cache: the cache, and the logits for the next position."""
+
+    def __init__(self, model, inputs: dict[str, torch.Tensor]) -> None:
+        self.model = model
+        out = model(**inputs, use_cache=True, logits_to_keep=1)
+        self.cache, self.logits = out.cache, out.logits[0, -1]
+
+    def feed(self, ids: list[int]) -> None:
+        # No pixel_values and no token_type_ids after the prefill: new tokens are causal suffix tokens,
+        # exactly as generate() treats them, and the image already sits in the cache.
+        out = self.model(input_ids=torch.tensor([ids]), cache=self.cache, use_cache=True, logits_to_keep=1)
+        self.cache, self.logits = out.cache, out.logits[0, -1]
+
+
+def allowed_bins(position: int) -> slice:
+    """Bins the constraint allows at an action position: terminate is 0 or 1, the rest 0..255."""
+    return slice(0, 2) if position == 0 else slice(None)
+
+
+def _choose(scores: torch.Tensor, temperature: float, generator: torch.Generator | None) -> int:
+    if temperature <= 0:
+        return int(torch.argmax(scores))
+    probs = torch.softmax(scores.float() / temperature, dim=-1)
+    return int(torch.multinomial(probs, 1, generator=generator))
+
+
+@torch.inference_mode()
+def decode_action(
+    vla: VLA,
+    inputs: dict[str, torch.Tensor],
+    *,
+    decoding: str = "kv",
+    temperature: float = 0.0,
+    generator: torch.Generator | None = None,
+) -> Decoded:
+    """The 8 action bins for a prompt, by the KV-cached loop, `model.generate`, or one parallel pass."""
+    if decoding == "kv":
+        return Decoded(_action_tokens(vla, _Stream(vla.model, inputs), temperature, generator))
+    if temperature > 0 and decoding != "kv":
+        raise ValueError("sampling (temperature > 0) is done by decoding='kv'; generate and parallel are greedy")
+    if decoding == "generate":
+        return Decoded(_generate(vla, inputs))
+    if decoding == "parallel":
+        return Decoded(_parallel(vla, inputs))
+    raise ValueError(f"unknown decoding {decoding!r}; choose one of {', '.join(DECODINGS)}")
+
+
+def _action_tokens(vla: VLA, stream: _Stream, temperature: float, generator: torch.Generator | None) -> np.ndarray:
+    bins = []
+    for position in range(N_TOKENS):
+        ids = vla.action_ids[allowed_bins(position)]
+        bins.append(_choose(stream.logits[ids], temperature, generator))
+        if position < N_TOKENS - 1:  # the last token needs no forward pass: nothing follows it
+            stream.feed([int(ids[bins[-1]])])
+    return np.array(bins, dtype=np.int64)
+
+
+class ActionConstraint(LogitsProcessor):
+    """For `generate`: at the k-th new token only the action ids allowed at position k keep their scores."""
+
+    def __init__(self, vla: VLA, prompt_length: int) -> None:
+        self.masks = []
+        for position in range(N_TOKENS):
+            mask = torch.ones(len(vla.text_banned), dtype=torch.bool)
+            mask[vla.action_ids[allowed_bins(position)]] = False
+            self.masks.append(mask)
+        self.prompt_length = prompt_length
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        position = input_ids.shape[1] - self.prompt_length
+        return scores.masked_fill(self.masks[position][: scores.shape[-1]], float("-inf"))
+
+
+def _generate(vla: VLA, inputs: dict[str, torch.Tensor]) -> np.ndarray:
+    """The reference path: transformers' own greedy generate with the same constraint."""
+    prompt_length = inputs["input_ids"].shape[1]
+    out = vla.model.generate(
+        **inputs,
+        max_new_tokens=N_TOKENS,
+        min_new_tokens=N_TOKENS,
+        do_sample=False,
+        logits_processor=LogitsProcessorList([ActionConstraint(vla, prompt_length)]),
+        pad_token_id=vla.tokenizer.pad_token_id,
+    )
+    return action_bins(vla, out[0, prompt_length:].tolist())
+
+
+def action_bins(vla: VLA, token_ids: list[int]) -> np.ndarray:
+    """Vocabulary ids -> bins; an id that is not an action id raises rather than being guessed."""
+    lookup = {int(t): b for b, t in enumerate(vla.action_ids)}
+    missing = [t for t in token_ids if t not in lookup]
+    if missing or len(token_ids) != N_TOKENS:
+        raise ValueError(f"expected {N_TOKENS} action ids, got {token_ids} (not action ids: {missing})")
+    return vla.actions.validate(np.array([lookup[t] for t in token_ids], dtype=np.int64))
+
+
+def _parallel(vla: VLA, inputs: dict[str, torch.Tensor]) -> np.ndarray:
+    example = append_queries(vla, inputs)
+    batch = {key: value.unsqueeze(0) for key, value in example.items()}
+    # Logits at the last prompt token and the first 7 queries predict the 8 action tokens.
+    logits = vla.model(**batch, use_cache=False, logits_to_keep=N_TOKENS + 1).logits[0, :N_TOKENS]
+    bins = [int(torch.argmax(logits[k, vla.action_ids[allowed_bins(k)]])) for k in range(N_TOKENS)]
+    return np.array(bins, dtype=np.int64)
+
+
+@torch.inference_mode()
+def decode_with_plan(
+    vla: VLA, inputs: dict[str, torch.Tensor], *, temperature: float = 0.0, generator: torch.Generator | None = None
+) -> Decoded:
+    """Chain of thought: `Plan:` is given, the plan is free text up to `Action:`, then 8 constrained action tokens."""
+    config = vla.config
+    stream = _Stream(vla.model, inputs)
+    stream.feed(vla.text_ids(config.plan_prefix))
+    plan_ids, text = _free_text(vla, stream, config.max_plan_tokens, stop=config.action_marker)
+    if config.action_marker not in text:  # the model did not write the marker: write it for it
+        stream.feed(vla.text_ids(config.action_marker))
+    plan = text.split(config.action_marker)[0].strip()
+    return Decoded(_action_tokens(vla, stream, temperature, generator), plan=plan)
+
+
+@torch.inference_mode()
+def answer_text(vla: VLA, inputs: dict[str, torch.Tensor]) -> str:
+    """VQA: a greedy free-text answer, ending at <eos> or max_answer_tokens."""
+    _, text = _free_text(vla, _Stream(vla.model, inputs), vla.config.max_answer_tokens, stop=None)
+    return text.strip()
+
+
+def _free_text(vla: VLA, stream: _Stream, max_tokens: int, stop: str | None) -> tuple[list[int], str]:
+    """Greedy text without action or image ids. Each chosen token is fed, so the stream is ready for what follows."""
+    ids: list[int] = []
+    text = ""
+    eos = vla.tokenizer.eos_token_id
+    banned = vla.text_banned
+    for _ in range(max_tokens):
+        logits = stream.logits[: len(banned)].masked_fill(banned, float("-inf"))
+        token = int(torch.argmax(logits))
+        if token == eos:
+            break
+        ids.append(token)
+        stream.feed([token])
+        text = vla.tokenizer.decode(ids, skip_special_tokens=True)
+        if stop is not None and stop in text:
+            break
+    return ids, text
