@@ -120,15 +120,16 @@ class VLA:
     def encode_prompt(self, image: Any, text: str) -> dict[str, torch.Tensor]:
         """Processor output for one image and prompt (batch of 1), ready for the model's forward."""
         image = to_pil(image)
+        # numpy out, torch below: PaliGemma's processor builds (unused) labels with np.array() on its
+        # output, which warns on every call for torch tensors.
         if self.layout == "prefix":
             # PaliGemma: image tokens, <bos>, prompt, "\n"; the processor adds all but the image marker.
-            inputs = self.processor(images=image, text=self.processor.image_token + text, return_tensors="pt")
+            inputs = self.processor(images=image, text=self.processor.image_token + text, return_tensors="np")
         else:
             messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": text}]}]
             prompt = self.processor.apply_chat_template(messages, add_generation_prompt=True)
-            inputs = self.processor(images=[image], text=prompt, return_tensors="pt")
-        inputs = dict(inputs)
-        inputs.pop("labels", None)  # PaliGemma's processor returns all -100 labels without a suffix
+            inputs = self.processor(images=[image], text=prompt, return_tensors="np")
+        inputs = {key: torch.from_numpy(value) for key, value in inputs.items() if key != "labels"}
         if "pixel_values" in inputs and self.dtype == "bfloat16":
             inputs["pixel_values"] = inputs["pixel_values"].to(torch.bfloat16)
         return inputs

@@ -1,0 +1,118 @@
+"""Policy: the one API that the node, replay, evaluation and the demo call: image + instruction -> Action.
+
+ROS-free. It validates inputs (typed errors), runs the VLA with the chosen decoding, decodes bins
+into a continuous action, and returns timing as data with every answer.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rt2_ros.images import InvalidImageError, to_pil
+from rt2_ros.vla.decoding import DECODINGS, answer_text, decode_action, decode_with_plan
+from rt2_ros.vla.model import VLA
+
+__all__ = ["Action", "InvalidImageError", "Policy"]
+
+
+@dataclass
+class Action:
+    """One decoded action. `delta` and `gripper` follow docs/conventions.md (base frame, per control step)."""
+
+    terminate: bool
+    delta: np.ndarray  # (6,) float32: dx dy dz (m) droll dpitch dyaw (rad) per control step, base frame
+    gripper: float  # 0 = open .. 1 = closed
+    tokens: list[int]  # the 8 decoded bins in RT-2 order: terminate dx dy dz droll dpitch dyaw gripper
+    plan: str = ""  # chain-of-thought text, "" when unused
+    timing_ms: dict[str, float] = field(default_factory=dict)  # at least preprocess, model, total
+
+    def as_array(self) -> np.ndarray:
+        """(7,) float32: dx dy dz droll dpitch dyaw gripper."""
+        return np.concatenate([self.delta, [self.gripper]]).astype(np.float32)
+
+
+class Policy:
+    """A VLA answering robot instructions (act) and questions (answer) about one camera image."""
+
+    def __init__(
+        self,
+        vla: VLA,
+        *,
+        decoding: str = "kv",
+        chain_of_thought: bool = False,
+        temperature: float = 0.0,
+        seed: int = 0,
+        allow_untrained_parallel: bool = False,
+    ) -> None:
+        if decoding not in DECODINGS:
+            raise ValueError(f"unknown decoding {decoding!r}; choose one of {', '.join(DECODINGS)}")
+        if decoding == "parallel" and not (vla.config.parallel_trained or allow_untrained_parallel):
+            raise ValueError(
+                f"model {vla.name!r} was not trained for parallel decoding (rt2_config.json parallel_trained is "
+                f"false); use decoding='kv', or train it with rt2_ros.vla.training.build_example(parallel=True)"
+            )
+        if chain_of_thought and decoding == "parallel":
+            raise ValueError("chain_of_thought needs sequential decoding ('kv'); a plan cannot be decoded in parallel")
+        self.vla = vla
+        self.decoding = decoding
+        self.chain_of_thought = chain_of_thought
+        self.temperature = temperature
+        self.seed = seed
+        self.name = vla.name
+        self.reset()
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        path: str | Path,
+        *,
+        decoding: str = "kv",
+        dtype: str = "float32",
+        chain_of_thought: bool = False,
+        **kw: Any,
+    ) -> Policy:
+        """Load a model folder. kw: temperature (0 = greedy), seed, allow_untrained_parallel (benchmarks only)."""
+        return cls(VLA.from_pretrained(path, dtype=dtype), decoding=decoding, chain_of_thought=chain_of_thought, **kw)
+
+    def reset(self) -> None:
+        """Start a new episode: sampling restarts from the seed, so episodes replay identically."""
+        self.generator = torch.Generator().manual_seed(self.seed)
+
+    def act(self, image: Any, instruction: str) -> Action:
+        start = time.perf_counter()
+        prompt = self.vla.action_prompt(instruction)
+        inputs = self.vla.encode_prompt(to_pil(image), prompt)
+        preprocessed = time.perf_counter()
+        if self.chain_of_thought:
+            decoded = decode_with_plan(self.vla, inputs, temperature=self.temperature, generator=self.generator)
+        else:
+            decoded = decode_action(
+                self.vla, inputs, decoding=self.decoding, temperature=self.temperature, generator=self.generator
+            )
+        modelled = time.perf_counter()
+        values, terminate = self.vla.actions.decode(decoded.bins)
+        done = time.perf_counter()
+        return Action(
+            terminate=terminate,
+            delta=values[:6].copy(),
+            gripper=float(values[6]),
+            tokens=[int(b) for b in decoded.bins],
+            plan=decoded.plan,
+            timing_ms={
+                "preprocess": 1e3 * (preprocessed - start),
+                "model": 1e3 * (modelled - preprocessed),
+                "postprocess": 1e3 * (done - modelled),
+                "total": 1e3 * (done - start),
+            },
+        )
+
+    def answer(self, image: Any, question: str) -> str:
+        """VQA: a free-text answer from the same model."""
+        inputs = self.vla.encode_prompt(to_pil(image), self.vla.vqa_prompt(question))
+        return answer_text(self.vla, inputs)
