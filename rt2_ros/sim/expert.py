@@ -1,0 +1,186 @@
+"""The scripted expert: privileged state in, twist and gripper commands out, one Episode per attempt.
+
+It drives the arm only through what a policy has (a base-frame twist and a 0..1 gripper target at the
+control rate), so its actions are valid training targets in the RT-2 layout of docs/conventions.md:
+    action = (dx dy dz droll dpitch dyaw) = twist * control period, then gripper; terminate on the last step.
+A plan is a list of waypoints, each read from the simulator when it becomes active, so a grasped
+object that slipped a little is still put down where it should go.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from rt2_ros.data.episode import Episode, Step
+from rt2_ros.sim.env import HOME_ROTATION, TabletopSim
+from rt2_ros.sim.servo import orientation_error
+from rt2_ros.sim.tasks import PUSH_DIRECTIONS
+
+MAX_LINEAR = 0.15  # m/s
+MAX_ANGULAR = 1.0  # rad/s
+GAIN = 6.0  # 1/s: each control step removes 60% of the remaining error at 10 Hz
+MAX_STEPS = 300
+
+
+@dataclass
+class Waypoint:
+    """Go to `pose(sim)` -> (xyz, yaw) with the gripper at `gripper`, then stay `hold` more steps."""
+
+    pose: Callable[[TabletopSim], tuple[np.ndarray, float]]
+    gripper: float
+    tolerance: float = 0.006
+    hold: int = 0
+    speed: float = MAX_LINEAR
+
+
+def _yaw_rotation(yaw: float) -> np.ndarray:
+    c, s = np.cos(yaw), np.sin(yaw)
+    return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]]) @ HOME_ROTATION
+
+
+def grasp_yaw(sim: TabletopSim, name: str) -> float:
+    """Gripper yaw that puts the fingers on two opposite faces: a cube's yaw folded into [-45, 45] degrees."""
+    if sim.object(name).shape != "cube":
+        return 0.0
+    r = sim.object_rotation(name)
+    yaw = np.arctan2(r[1, 0], r[0, 0])
+    return float((yaw + np.pi / 4) % (np.pi / 2) - np.pi / 4)
+
+
+def _grasp_height(sim: TabletopSim, name: str) -> float:
+    # At the object's middle, but never so low that the fingertips scrape the table.
+    return max(sim.object(name).size / 2, 0.02)
+
+
+def pick_waypoints(sim: TabletopSim, name: str, lift_to: float) -> list[Waypoint]:
+    def above(s):
+        return s.object_position(name) * [1, 1, 0] + [0, 0, 0.13], grasp_yaw(s, name)
+
+    def at(s):
+        return s.object_position(name) * [1, 1, 0] + [0, 0, _grasp_height(s, name)], grasp_yaw(s, name)
+
+    def lifted(s):
+        return s.tcp_pose()[0] * [1, 1, 0] + [0, 0, lift_to], None
+
+    return [
+        Waypoint(above, 0.0, tolerance=0.01),
+        Waypoint(at, 0.0, tolerance=0.004, speed=0.1),
+        Waypoint(at, 1.0, tolerance=1.0, hold=6),
+        Waypoint(lifted, 1.0, tolerance=0.01),
+    ]
+
+
+def place_waypoints(sim: TabletopSim, name: str, destination: Callable[[TabletopSim], np.ndarray]) -> list[Waypoint]:
+    """Carry the held object `name` so its bottom lands on destination(s) = (x, y, surface z)."""
+
+    def offset(s):  # where the tool is relative to the object's bottom centre, right now
+        return s.tcp_pose()[0] - s.object_position(name) + [0, 0, s.object(name).size / 2]
+
+    def over(s):
+        goal = destination(s)
+        return goal + offset(s) * [1, 1, 0] + [0, 0, max(0.16, goal[2] + 0.12) - goal[2]], None
+
+    def down(s):
+        return destination(s) + offset(s) + [0, 0, 0.006], None
+
+    def up(s):
+        return s.tcp_pose()[0] + [0, 0, 0.08], None
+
+    return [
+        Waypoint(over, 1.0, tolerance=0.006),
+        Waypoint(down, 1.0, tolerance=0.003, speed=0.08),
+        Waypoint(lambda s: (s.tcp_pose()[0], None), 0.0, tolerance=1.0, hold=5),
+        Waypoint(up, 0.0, tolerance=0.02),
+    ]
+
+
+def plan(sim: TabletopSim) -> list[Waypoint]:
+    task = sim.task
+    target = task.target
+    size = sim.object(target).size
+    if task.name in ("pick", "pick_attribute"):
+        return pick_waypoints(sim, target, lift_to=sim.object_position(target)[2] + 0.1)
+    carry = pick_waypoints(sim, target, lift_to=0.16)
+    if task.name == "place_on_tile":
+        tile = np.array([*task.layout.tiles[task.reference], 0.0])
+        return carry + place_waypoints(sim, target, lambda s: tile)
+    if task.name == "place_on":
+        reference = sim.object(task.reference)
+        return carry + place_waypoints(
+            sim, target, lambda s: s.object_position(task.reference) + [0, 0, reference.size / 2]
+        )
+    if task.name == "move_near":
+        start, other = sim.object_position(target), sim.object_position(task.reference)
+        away = (start - other) * [1, 1, 0]
+        gap = max(0.07, 0.71 * (size + sim.object(task.reference).size) + 0.01)
+        spot = other * [1, 1, 0] + gap * away / np.linalg.norm(away)
+        return carry + place_waypoints(sim, target, lambda s: spot)
+    if task.name == "push":
+        direction = np.array([0.0, PUSH_DIRECTIONS[task.reference], 0.0])
+        start = sim.object_position(target) * [1, 1, 0] - direction * (size / 2 + 0.03) + [0, 0, 0.02]
+        return [
+            Waypoint(lambda s: (start + [0, 0, 0.1], 0.0), 1.0, tolerance=0.01),
+            Waypoint(lambda s: (start, 0.0), 1.0, tolerance=0.004, speed=0.1),
+            Waypoint(lambda s: (start + direction * 0.17, 0.0), 1.0, tolerance=0.006, speed=0.08),
+            Waypoint(lambda s: (s.tcp_pose()[0] + [0, 0, 0.08] - direction * 0.02, None), 1.0, tolerance=0.02),
+        ]
+    raise ValueError(f"the expert has no plan for task {task.name!r}")
+
+
+def twist_towards(sim: TabletopSim, position: np.ndarray, yaw: float, speed: float) -> np.ndarray:
+    """Proportional twist toward the pose (tool down, turned by yaw about the base z axis), capped in speed."""
+    p, r = sim.tcp_pose()
+    linear = GAIN * (position - p)
+    linear *= min(1.0, speed / max(np.linalg.norm(linear), 1e-9))
+    angular = GAIN * orientation_error(_yaw_rotation(yaw), r)
+    angular *= min(1.0, MAX_ANGULAR / max(np.linalg.norm(angular), 1e-9))
+    return np.concatenate([linear, angular])
+
+
+def run_expert(sim: TabletopSim, task: str, seed: int, render: bool = True) -> Episode:
+    """Reset to (task, seed) and solve it; images are rendered for every step unless render=False."""
+    instance = sim.reset(task, seed)
+    waypoints = plan(sim)
+    period = 1.0 / sim.control_rate_hz
+    steps: list[Step] = []
+    index, held, yaw, goal = 0, 0, 0.0, None
+    while index < len(waypoints) and len(steps) < MAX_STEPS - 1:
+        waypoint = waypoints[index]
+        if goal is None:  # read a waypoint's goal once, when it becomes active
+            goal, new_yaw = waypoint.pose(sim)
+            yaw = yaw if new_yaw is None else new_yaw  # None: keep the orientation it has
+        twist = twist_towards(sim, goal, yaw, waypoint.speed)
+        images = sim.images() if render else {}
+        steps.append(
+            Step(images=images, instruction=instance.instruction, action=np.append(twist * period, waypoint.gripper))
+        )
+        sim.command_twist(twist)
+        sim.command_gripper(waypoint.gripper)
+        sim.step_control()
+        position, rotation = sim.tcp_pose()
+        turned = np.linalg.norm(orientation_error(_yaw_rotation(yaw), rotation)) < 0.03
+        if np.linalg.norm(position - goal) < waypoint.tolerance and turned:
+            held += 1
+            if held > waypoint.hold:
+                index, held, goal = index + 1, 0, None
+    steps.append(
+        Step(
+            images=sim.images() if render else {},
+            instruction=instance.instruction,
+            action=np.append(np.zeros(6), sim.gripper_command),
+            terminate=True,
+        )
+    )
+    return Episode(
+        steps=steps,
+        robot=sim.robot,
+        task=task,
+        seed=seed,
+        success=sim.success(),
+        instruction=instance.instruction,
+        control_rate_hz=sim.control_rate_hz,
+        metadata={"expert": "scripted", "task": instance.describe()},
+    )
