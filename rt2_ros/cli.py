@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "node": ("rt2_ros.nodes.rt2_node:main", "run rt2_node, the policy node (takes --ros-args)"),
     "instruct": ("rt2_ros.nodes.instruct:main", "publish an instruction, like `ros2 topic pub --once /instruction`"),
     "bag": ("rt2_ros.bag.cli:main", "record the node's topics to a rosbag2, turn bags into episodes, list a bag"),
+    "tiny-model": ("rt2_ros.vla.tiny:main", "write a random-weight tiny VLA folder (tests, simulation, benchmarks)"),
     "bench": ("rt2_ros.benchmarks:main", "run a benchmark from bench/ (prints a table, saves JSON)"),
 }
 

@@ -1,0 +1,135 @@
+"""Latency per action of the VLA's decoding paths: generate vs KV-cached loop vs parallel, fp32 vs bf16 vs int8.
+
+For each model size (tiny, ~30M, ~100M parameters, random weights, PaliGemma-style at 224x224 for
+the larger two) every variant is timed round-robin on the same images in one run, so machine
+load hits them alike. "same" is the share of actions whose 8 tokens equal fp32 `generate`'s.
+Run: `rt2 bench decode [--quick]`; writes bench/results/decode.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import transformers
+
+from rt2_ros.vla.decoding import decode_action
+from rt2_ros.vla.model import VLA
+from rt2_ros.vla.tiny import SIZES, build_tiny_vla
+
+DTYPES = ("float32", "bfloat16", "int8")
+DECODINGS = ("generate", "kv", "parallel")
+INSTRUCTION = "pick up the red cube and put it in the bowl"
+
+
+def measure_size(size: str, repeats: int, warmup: int, progress) -> list[dict]:
+    with tempfile.TemporaryDirectory() as tmp:
+        progress(f"[{size}] building the model")
+        folder = build_tiny_vla(Path(tmp) / f"bench-{size}", size=size, seed=0)
+        models = {dtype: VLA.from_pretrained(folder, dtype=dtype) for dtype in DTYPES}
+    n_params = sum(p.numel() for p in models["float32"].model.parameters())
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 256, size=(240, 320, 3), dtype=np.uint8) for _ in range(repeats)]
+    variants = [(dtype, decoding) for dtype in DTYPES for decoding in DECODINGS]
+    prompt = models["float32"].action_prompt(INSTRUCTION)
+    inputs = {dtype: [vla.encode_prompt(image, prompt) for image in images] for dtype, vla in models.items()}
+    for dtype, decoding in variants:  # warm-up: first calls pay for allocation and kernel selection
+        for _ in range(warmup):
+            decode_action(models[dtype], inputs[dtype][0], decoding=decoding)
+    times = {v: [] for v in variants}
+    tokens = {v: [] for v in variants}
+    for i in range(repeats):
+        progress(f"[{size}] {n_params / 1e6:.0f}M parameters: round {i + 1}/{repeats}")
+        for dtype, decoding in variants:
+            start = time.perf_counter()
+            bins = decode_action(models[dtype], inputs[dtype][i], decoding=decoding).bins
+            times[(dtype, decoding)].append(1e3 * (time.perf_counter() - start))
+            tokens[(dtype, decoding)].append(bins.tolist())
+    reference = tokens[("float32", "generate")]
+    base = float(np.median(times[("float32", "generate")]))
+    rows = []
+    for dtype, decoding in variants:
+        ms = np.array(times[(dtype, decoding)])
+        same = np.mean([a == b for a, b in zip(tokens[(dtype, decoding)], reference, strict=True)])
+        rows.append(
+            {
+                "size": size,
+                "params_m": round(n_params / 1e6, 1),
+                "dtype": dtype,
+                "decoding": decoding,
+                "median_ms": round(float(np.median(ms)), 2),
+                "p90_ms": round(float(np.percentile(ms, 90)), 2),
+                "speedup_vs_generate_fp32": round(base / float(np.median(ms)), 2),
+                "same_tokens_as_generate_fp32": round(float(same), 3),
+                "n": len(ms),
+            }
+        )
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    head = f"{'size':<5} {'params':>7} {'dtype':<9} {'decoding':<9} {'median ms':>10} {'p90 ms':>9}"
+    head += f" {'speedup':>8} {'same':>5}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(
+            f"{r['size']:<5} {r['params_m']:>6}M {r['dtype']:<9} {r['decoding']:<9} {r['median_ms']:>10.1f} "
+            f"{r['p90_ms']:>9.1f} {r['speedup_vs_generate_fp32']:>7.2f}x {r['same_tokens_as_generate_fp32']:>5.2f}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="rt2 bench decode", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="3 rounds per variant instead of --repeats")
+    parser.add_argument("--repeats", type=int, default=15, help="timed actions per variant")
+    parser.add_argument("--sizes", default=",".join(SIZES), help=f"comma-separated, from {', '.join(SIZES)}")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "decode.json")
+    args = parser.parse_args(argv)
+    sizes = [s for s in args.sizes.split(",") if s]
+    unknown = [s for s in sizes if s not in SIZES]
+    if unknown:
+        parser.error(f"unknown sizes {unknown}; choose from {', '.join(SIZES)}")
+    repeats, warmup = (3, 1) if args.quick else (args.repeats, 2)
+    torch.set_num_threads(args.threads)
+    transformers.utils.logging.disable_progress_bar()  # our own progress lines say enough
+
+    def progress(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    started = time.time()
+    rows = [row for size in sizes for row in measure_size(size, repeats, warmup, progress)]
+    print(table(rows))
+    goal = next((r for r in rows if (r["size"], r["dtype"], r["decoding"]) == ("30m", "float32", "kv")), None)
+    result = {
+        "benchmark": "decode",
+        "what": "latency per 8-token action (decoding only; preprocessing excluded), random-weight models",
+        "machine": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "threads": args.threads,
+            "cpus": os.cpu_count(),
+            "load_avg_at_start": os.getloadavg()[0],
+        },
+        "repeats": repeats,
+        "seconds": round(time.time() - started, 1),
+        "goal_30m_kv_fp32_speedup_vs_generate": goal and goal["speedup_vs_generate_fp32"],
+        "rows": rows,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\nwrote {args.out} ({result['seconds']} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
