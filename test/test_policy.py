@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -106,3 +107,11 @@ def test_unknown_options_fail_clearly(tiny_model_dir):
         Policy.from_pretrained(tiny_model_dir, decoding="beam")
     with pytest.raises(ValueError, match="unknown dtype"):
         Policy.from_pretrained(tiny_model_dir, dtype="fp8")
+
+
+def test_readme_policy_example_runs(tmp_path, capsys):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    code = readme.split("<!-- policy-example -->\n```python\n")[1].split("```")[0]
+    exec(code.replace("/tmp/tiny-vla", str(tmp_path / "tiny-vla")), {})
+    printed = capsys.readouterr().out.splitlines()
+    assert len(json.loads(printed[0])) == 8
