@@ -121,6 +121,8 @@ class _OpenEpisode:
     anchor_ns: int | None = None  # the control grid's origin: half a period before the first twist
     period: int | None = None  # index of the open control period
     last_period: int | None = None
+    first_twist_ns: int = 0  # of the open period
+    step_times_ns: list[int] = field(default_factory=list)  # each step's first twist, to trace steps to the bag
     twists: list[np.ndarray] = field(default_factory=list)
     twist_count: int = 0
     images: dict[str, np.ndarray] = field(default_factory=dict)
@@ -254,7 +256,7 @@ class BagConverter:
                 return
             if episode.last_period is not None:
                 self.report.periods_without_twist += period - episode.last_period - 1
-            episode.period, episode.images = period, images
+            episode.period, episode.images, episode.first_twist_ns = period, images, t
         episode.twists.append(velocity)
         episode.twist_count += 1
 
@@ -328,6 +330,7 @@ class BagConverter:
         episode.steps.append(
             Step(images=episode.images, instruction=episode.instruction, action=np.append(delta, self._gripper))
         )
+        episode.step_times_ns.append(episode.first_twist_ns)
         episode.end_ns = episode.anchor_ns + (episode.period + 1) * self.period_ns
         self.report.topics[self.options.twist_topic].used += episode.twist_count
         if self._gripper_pending:
@@ -366,6 +369,7 @@ class BagConverter:
                     "start_time_ns": episode.start_ns,
                     "end_time_ns": episode.end_ns,
                     "success_known": known_success,
+                    "step_times_ns": episode.step_times_ns,
                 },
             )
         )
