@@ -71,3 +71,46 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
     torch.set_num_threads(1)
     return build_tiny_vla(tmp_path_factory.mktemp("models") / "tiny-paligemma", size="tiny", vocab="added", seed=0)
+
+
+# What the taught model answers, whatever the image: fixed actions a test can recognise.
+TAUGHT_ACTIONS = {
+    "move forward": "0 176 128 128 128 128 128 255",  # +x, gripper closed, never terminates
+    "move left": "0 128 176 128 128 128 128 0",  # +y, gripper open
+    "you are done": "1 128 128 128 128 128 128 255",  # terminate
+}
+
+
+@pytest.fixture(scope="session")
+def taught_model_dir(tiny_model_dir, tmp_path_factory) -> Path:
+    """The tiny VLA fitted (a few seconds) to answer TAUGHT_ACTIONS for any camera image: a real model
+    with predictable behaviour, for tests of the node and the closed loop.
+    """
+    import numpy as np
+    import torch
+
+    from rt2_ros.vla import VLA
+    from rt2_ros.vla.training import build_example, collate
+
+    torch.manual_seed(0)
+    vla = VLA.from_pretrained(tiny_model_dir)
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 256, size=(64, 64, 3), dtype=np.uint8) for _ in range(3)]
+    images += [np.full((64, 64, 3), value, dtype=np.uint8) for value in (0, 128, 255)]
+    examples = [
+        build_example(vla, image, vla.action_prompt(instruction), target)
+        for instruction, target in TAUGHT_ACTIONS.items()
+        for image in images
+    ]
+    batch = collate(examples, pad_id=vla.tokenizer.pad_token_id)
+    optimizer = torch.optim.AdamW(vla.model.parameters(), lr=3e-3, weight_decay=0.0)
+    vla.model.train()
+    for _ in range(150):
+        loss = vla.model(**batch).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    vla.model.eval()
+    folder = tmp_path_factory.mktemp("models") / "taught"
+    vla.save_pretrained(folder)
+    return folder

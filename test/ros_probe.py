@@ -81,8 +81,15 @@ class RosProbe:
                 raise AssertionError(f"timed out after {timeout} s waiting for {what}")
             time.sleep(0.02)
 
-    def wait_for_node(self, timeout: float = 60.0) -> None:
-        self.wait_for(lambda: self.instruction_pub.get_subscription_count() > 0, timeout, "rt2_node to subscribe")
+    def wait_for_node(self, process, timeout: float = 60.0) -> None:
+        """Wait until the node (a child process) listens and serves; if it died, fail with what it printed."""
+
+        def subscribed() -> bool:
+            if process.poll() is not None:
+                raise AssertionError(f"the node exited with {process.returncode}:\n{process.stderr.read()[-3000:]}")
+            return self.instruction_pub.get_subscription_count() > 0
+
+        self.wait_for(subscribed, timeout, "rt2_node to subscribe")
         self.wait_for(lambda: self.stop_client.service_is_ready(), timeout, "rt2_node's services")
 
     def publish_frame(self, frame: np.ndarray) -> None:

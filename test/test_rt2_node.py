@@ -1,0 +1,130 @@
+"""rt2_node in its own process over real DDS, driven by a taught tiny model: what a user of the arm sees."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+from ros_probe import RosProbe, is_zero, speeds, stamp_seconds
+
+SERVO_PERIOD = 0.02  # servo_rate 50 Hz
+IMAGE_TIMEOUT = 0.3
+LIMITS = {"max_linear_speed": 0.05, "max_angular_speed": 0.2}
+SLACK = 0.1  # delivery and scheduling on a busy 2-core machine; far below the timeouts under test
+
+
+def start_node(children, model_dir, **parameters):
+    values = {
+        "model_path": str(model_dir),
+        "control_rate": 10.0,
+        "servo_rate": 1 / SERVO_PERIOD,
+        "image_timeout_ms": IMAGE_TIMEOUT * 1000,
+        "pose_topic": "",
+        **LIMITS,
+        **parameters,
+    }
+    args = [arg for name, value in values.items() for arg in ("-p", f"{name}:={value if value != '' else repr('')}")]
+    return children.start("-m", "rt2_ros.cli", "node", "--ros-args", *args)
+
+
+class Camera:
+    """Publishes frames at 20 Hz on a thread until stopped."""
+
+    def __init__(self, probe: RosProbe) -> None:
+        self.probe, self.running = probe, True
+        self.frame = np.full((96, 128, 3), 120, dtype=np.uint8)
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while self.running:
+            self.probe.publish_frame(self.frame)
+            time.sleep(0.05)
+
+    def stop(self) -> float:
+        self.running = False
+        self.thread.join()
+        return self.probe.now()
+
+
+@pytest.fixture
+def probe():
+    probe = RosProbe()
+    yield probe
+    probe.close()
+
+
+def test_node_drives_servo_and_every_safety_stop_halts_it(children, taught_model_dir, probe):
+    node = start_node(children, taught_model_dir)
+    probe.wait_for_node(node)
+    camera = Camera(probe)
+
+    # An instruction starts an episode: actions on ~/action, twists to Servo within the limits.
+    probe.instruct("move forward")
+    probe.wait_for(lambda: len(probe.actions) >= 5, 60, "5 actions")
+    action = probe.actions[-1]
+    assert action.tokens.tolist() == [0, 176, 128, 128, 128, 128, 128, 255]
+    assert action.instruction == "move forward" and len(action.action) == 7 and action.model
+    assert action.action[0] > 0 and action.action[6] == 1.0 and not action.terminate
+    assert probe.grippers and probe.grippers[-1] == 1.0
+    t = probe.now()
+    time.sleep(1.0)
+    running = probe.twists_between(t)
+    assert running and all(m.header.frame_id == "base_link" for m in running)
+    assert all(speeds(m)[0] <= LIMITS["max_linear_speed"] + 1e-9 for m in running)
+    forward = [m for m in running if m.twist.linear.x > 0]
+    assert len(forward) > len(running) // 2, "the arm should be commanded forward"
+    stamps = [stamp_seconds(m.header.stamp) for m in running]
+    assert np.all(np.diff(stamps) > 0), "every twist carries a fresh stamp"
+    # re-published between inferences, so Servo (incoming_command_timeout 0.1 s) never halts mid-action
+    assert np.median(np.diff(stamps)) < 0.1
+
+    # ~/stop halts within one servo period: the zero twist goes out before the service answers.
+    before = probe.now()
+    assert probe.call(probe.stop_client).success
+    after = probe.now()
+    time.sleep(0.5)
+    assert any(is_zero(m) for m in probe.twists_between(before, after + SERVO_PERIOD))
+    assert all(is_zero(m) for m in probe.twists_between(after + SERVO_PERIOD))
+    assert probe.statuses[-1].state == "stopped"
+
+    # ~/start resumes; then the camera stops and the stale-image watchdog zeroes the twist.
+    assert probe.call(probe.start_client).success
+    probe.wait_for(lambda: any(m.twist.linear.x > 0 for m in probe.twists_between(probe.now() - 0.2)), 30, "motion")
+    last_frame = camera.stop()
+    time.sleep(IMAGE_TIMEOUT + 0.7)
+    after_timeout = probe.twists_between(last_frame + IMAGE_TIMEOUT + SERVO_PERIOD + SLACK)
+    assert after_timeout and all(is_zero(m) for m in after_timeout)
+
+    # A terminate action ends the episode with a zero twist.
+    camera = Camera(probe)
+    probe.instruct("you are done")
+    probe.wait_for(lambda: probe.statuses and probe.statuses[-1].state == "terminated", 30, "terminated status")
+    t = probe.now()
+    time.sleep(0.3)
+    assert all(is_zero(m) for m in probe.twists_between(t))
+
+    # SIGTERM while moving: the last twist Servo hears is zero, and the node exits cleanly.
+    probe.instruct("move forward")
+    probe.wait_for(lambda: any(m.twist.linear.x > 0 for m in probe.twists_between(probe.now() - 0.2)), 30, "motion")
+    node.send_signal(signal.SIGTERM)
+    assert node.wait(timeout=20) == 0
+    time.sleep(0.3)
+    camera.stop()
+    assert is_zero(probe.twists[-1][1])
+
+
+def test_empty_instruction_stops_and_dry_run_never_commands(children, taught_model_dir, probe):
+    node = start_node(children, taught_model_dir, dry_run=True)
+    probe.wait_for_node(node)
+    camera = Camera(probe)
+    probe.instruct("move left")
+    probe.wait_for(lambda: len(probe.actions) >= 3, 60, "actions in dry run")
+    assert probe.actions[-1].tokens.tolist() == [0, 128, 176, 128, 128, 128, 128, 0]
+    assert not probe.twists and not probe.grippers  # computed and published, never sent to the arm
+    probe.instruct("")
+    probe.wait_for(lambda: probe.statuses and probe.statuses[-1].state == "stopped", 10, "stopped status")
+    camera.stop()
