@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "instruct": ("rt2_ros.nodes.instruct:main", "publish an instruction, like `ros2 topic pub --once /instruction`"),
     "bag": ("rt2_ros.bag.cli:main", "record the node's topics to a rosbag2, turn bags into episodes, list a bag"),
     "tiny-model": ("rt2_ros.vla.tiny:main", "write a random-weight tiny VLA folder (tests, simulation, benchmarks)"),
+    "replay": ("rt2_ros.bag.replay_cli:main", "replay a bag: --live like `ros2 bag play`, or --offline via the policy"),
     "bench": ("rt2_ros.benchmarks:main", "run a benchmark from bench/ (prints a table, saves JSON)"),
 }
 
