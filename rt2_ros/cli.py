@@ -19,6 +19,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tiny-model": ("rt2_ros.vla.tiny:main", "write a random-weight tiny VLA folder (tests, simulation, benchmarks)"),
     "replay": ("rt2_ros.bag.replay_cli:main", "replay a bag: --live like `ros2 bag play`, or --offline via the policy"),
     "bench": ("rt2_ros.benchmarks:main", "run a benchmark from bench/ (prints a table, saves JSON)"),
+    "sim": ("rt2_ros.nodes.sim_node:main", "run the MuJoCo arm behind MoveIt Servo's topics (--ros-args ...)"),
+    "sim-gif": ("rt2_ros.sim.gif:main", "write a GIF of one expert episode per task: rt2 sim-gif OUTDIR"),
 }
 
 

@@ -16,6 +16,7 @@ from rt2_ros.sim.scene import CAMERAS, COLOURS, SCENE_CAMERA, ObjectSlot, Scene,
 from rt2_ros.sim.servo import ServoController, ServoParams, TipKinematics, solve_ik
 from rt2_ros.sim.tasks import TaskInstance, sample_task
 
+SETTLE_TIME = 0.5  # s of physics after a reset, before the episode's time 0
 HOME_TCP = np.array([0.45, 0.0, 0.30])
 # Tool pointing down, fingers closing along the base x axis.
 HOME_ROTATION = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, -1.0]])
@@ -38,7 +39,7 @@ class TabletopSim:
             raise ValueError(f"unknown cameras {sorted(unknown)}; the scene has {', '.join(CAMERAS)}")
         sizes = list(cameras.values()) or [(64, 64)]
         self.scene: Scene = build_scene(robot, max(w for _, w in sizes), max(h for h, _ in sizes))
-        self.robot = robot
+        self.robot = self.scene.robot.name
         self.model = self.scene.model
         self.data = mujoco.MjData(self.model)
         self.control_rate_hz = control_rate_hz
@@ -82,6 +83,11 @@ class TabletopSim:
         self.data.ctrl[self.scene.arm_actuators] = self.home_q
         mujoco.mj_forward(self.model, self.data)
         self.servo.reset(self.home_q, self.data.time)
+        # Let the fingers open and the objects come to rest, then start the clock: every episode
+        # begins from a still scene, whatever the model's initial finger positions are.
+        self.step(round(SETTLE_TIME / self.model.opt.timestep))
+        self.data.time = 0.0
+        self.servo.reset(self.servo.q_target, 0.0)
         self.task.start(self)
         return self.task
 
@@ -170,6 +176,13 @@ class TabletopSim:
 
     def object_rotation(self, name: str) -> np.ndarray:
         return self.data.xmat[self._slots[name].body].reshape(3, 3).copy()
+
+    def set_object_pose(self, name: str, position: np.ndarray, yaw: float = 0.0) -> None:
+        """Put an object somewhere, at rest (for tests and tools; the episode's start poses stay as they were)."""
+        slot = self._slots[name]
+        self.data.qpos[slot.qpos : slot.qpos + 7] = [*position, np.cos(yaw / 2), 0, 0, np.sin(yaw / 2)]
+        self.data.qvel[slot.qvel : slot.qvel + 6] = 0
+        mujoco.mj_forward(self.model, self.data)
 
     def touching_gripper(self, name: str) -> bool:
         geom = self._slots[name].geom

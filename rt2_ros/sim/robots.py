@@ -12,6 +12,7 @@ import mujoco
 import mujoco_menagerie
 
 ROBOTS = ("ur5e", "panda")
+ALIASES = {"ur5": "ur5e", "franka": "panda"}  # the names the launch files and rt2_node configs use
 TCP_SITE = "tcp"  # the tool-centre point; its z axis points out of the gripper, fingers close along its y axis
 
 
@@ -80,6 +81,7 @@ CONFIGS = {
 
 
 def robot_config(name: str) -> RobotConfig:
+    name = ALIASES.get(name, name)
     if name not in CONFIGS:
         raise ValueError(f"unknown robot {name!r}; choose one of {', '.join(ROBOTS)}")
     return CONFIGS[name]
@@ -87,7 +89,7 @@ def robot_config(name: str) -> RobotConfig:
 
 def robot_spec(name: str) -> mujoco.MjSpec:
     """The arm with its gripper and a `tcp` site, as an editable spec (models come from mujoco-menagerie)."""
-    robot_config(name)
+    name = robot_config(name).name
     if name == "panda":
         spec = mujoco_menagerie.get("franka_emika_panda").spec("panda")
         # The Panda model has no tool-centre site: 0.1034 m below the hand flange is between the finger pads.

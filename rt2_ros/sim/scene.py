@@ -34,7 +34,7 @@ OBJECT_DENSITY = 500.0  # kg/m^3, like hard wood
 SCENE_CAMERA = "scene"
 WRIST_CAMERA = "wrist"
 CAMERAS = (SCENE_CAMERA, WRIST_CAMERA)
-PARK_Z = -2.0
+PARK_Z = -2.0  # tiles: below the floor, out of every camera's view
 TILE_QUAT = [
     math.cos(math.pi / 4),
     0,
@@ -130,7 +130,8 @@ def _add_objects(spec: mujoco.MjSpec) -> list[tuple[str, str, str, tuple[float, 
         for size_name, size in SIZES.items():
             for copy in range(COPIES):
                 name = f"{shape}_{size_name}_{copy}"
-                park = (3.0 + 0.3 * len(pooled), 3.0, PARK_Z)
+                # Behind the scene camera and above the floor plane (which collides everywhere).
+                park = (3.0 + 0.3 * len(pooled), 3.0, -0.5)
                 # gravcomp 1 keeps parked bodies still; a layout sets it to 0 for the ones on the table.
                 body = spec.worldbody.add_body(name=name, pos=list(park), gravcomp=1.0)
                 body.add_freejoint(name=name)

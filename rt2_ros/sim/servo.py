@@ -162,7 +162,7 @@ class ServoController:
             self.halted = False
         else:
             self.twist *= np.exp(-dt / p.halt_time_constant)
-            if np.abs(self.twist).max() < 1e-6:
+            if np.abs(self.twist).max() < 1e-4:  # 0.1 mm/s: call it stopped
                 self.twist[:] = 0
                 self.halted = True
         dq = damped_pinv_solve(jac, self.twist, p) if not self.halted else np.zeros_like(self.q_target)
