@@ -61,7 +61,7 @@ def rgb_from_compressed(format_: str, data: bytes | memoryview) -> np.ndarray:
     except BadFrameError:
         raise
     except Exception as error:  # PIL raises many types for corrupt data; all mean the same to the caller
-        raise BadFrameError(f"cannot decode {format_} image: {error}") from None
+        raise BadFrameError(f"cannot decode {format_} image ({type(error).__name__})") from None
 
 
 def raw_from_rgb(image: np.ndarray, encoding: str = "rgb8") -> tuple[int, int, int, bytes]:

@@ -8,6 +8,7 @@ by rt2_ros.supervisor.Supervisor (ROS-free); this file is the wiring.
 from __future__ import annotations
 
 import argparse
+import re
 import signal
 import sys
 import threading
@@ -152,8 +153,8 @@ class RT2Node(Node):
         self.counters["joint_states"] += 1
 
     def _reject(self, kind: str, reason: str) -> None:
-        key = f"{kind}: {reason}"
-        if key not in self.rejected:  # log each distinct reason once; count them all
+        key = f"{kind}: {re.sub(r'[0-9]+', 'N', reason)}"  # sizes vary; the kind of fault is what matters
+        if key not in self.rejected:  # log each kind of bad message once; count them all
             self.get_logger().warning(f"ignoring bad {kind} message: {reason}")
         self.rejected[key] += 1
         self.counters[f"{kind}s_rejected"] += 1
@@ -370,7 +371,10 @@ def main(argv: list[str] | None = None) -> int:
     executor.add_node(node)
     try:
         while not stop.is_set():
-            executor.spin_once(timeout_sec=0.05)
+            try:
+                executor.spin_once(timeout_sec=0.05)
+            except Exception as error:  # e.g. a message rclpy cannot take: drop it, keep serving
+                node._reject("message", f"{type(error).__name__}: {error}")
     finally:
         node.halt_and_close()
         executor.spin_once(timeout_sec=0.1)
