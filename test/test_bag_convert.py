@@ -35,13 +35,13 @@ def to_episodes(*args: str) -> int:
     return cli.main(["bag", "to-episodes", *map(str, args), "--quiet"])
 
 
-def assert_steps_match_ticks(out, ticks, cameras=("camera",)) -> None:
+def assert_steps_match_ticks(out, ticks, cameras=("scene",)) -> None:
     episodes = list(iter_episodes(out))
     assert [(e.instruction, len(e.steps)) for e in episodes] == EPISODES
     steps = [step for episode in episodes for step in episode.steps]
     assert len(steps) == len(ticks)
     for step, tick in zip(steps, ticks, strict=True):
-        np.testing.assert_array_equal(step.images["camera"], tick.image)
+        np.testing.assert_array_equal(step.images["scene"], tick.image)
         if "wrist" in cameras:
             np.testing.assert_array_equal(step.images["wrist"], tick.wrist)
         np.testing.assert_allclose(step.action, expected_action(tick), rtol=1e-6, atol=1e-9)
@@ -54,9 +54,9 @@ def test_rosbags_bag_converts_with_no_message_lost(tmp_path, storage, capsys):
     ticks = make_ticks(EPISODES)
     bag = write_with_rosbags(tmp_path / "bag", ticks, storage=storage, wrist=True, joints=True)
     out = tmp_path / "episodes"
-    assert to_episodes(bag, out, "--camera", f"camera={CAMERA}", "--camera", f"wrist={WRIST}", "--robot", "ur5") == 0
+    assert to_episodes(bag, out, "--camera", f"scene={CAMERA}", "--camera", f"wrist={WRIST}", "--robot", "ur5") == 0
     assert "3 episodes, 15 steps at 10 Hz" in capsys.readouterr().out
-    assert_steps_match_ticks(out, ticks, cameras=("camera", "wrist"))
+    assert_steps_match_ticks(out, ticks, cameras=("scene", "wrist"))
     report = json.loads((out / "meta/conversion_report.json").read_text())
     n = len(ticks)
     assert report["topics"] == {
@@ -68,7 +68,7 @@ def test_rosbags_bag_converts_with_no_message_lost(tmp_path, storage, capsys):
     }
     assert report["ignored_topics"] == {JOINTS: n}
     info = read_info(out)
-    assert (info["num_episodes"], info["num_steps"], info["cameras"]) == (3, 15, ["camera", "wrist"])
+    assert (info["num_episodes"], info["num_steps"], info["cameras"]) == (3, 15, ["scene", "wrist"])
     episode = next(iter_episodes(out))
     assert (episode.robot, episode.task, episode.seed, episode.success) == ("ur5", EPISODES[0][0], -1, False)
     assert episode.metadata["start_time_ns"] == T0 - 5_000_000
@@ -78,8 +78,8 @@ def test_bare_mcap_from_mcap_ros2_support_converts_with_no_message_lost(tmp_path
     ticks = make_ticks(EPISODES, seed=1)
     bag = write_with_mcap_ros2(tmp_path / "run.mcap", ticks, wrist=True)
     out = tmp_path / "episodes"
-    assert to_episodes(bag, out, "--camera", f"camera={CAMERA}", "--camera", f"wrist={WRIST}") == 0
-    assert_steps_match_ticks(out, ticks, cameras=("camera", "wrist"))
+    assert to_episodes(bag, out, "--camera", f"scene={CAMERA}", "--camera", f"wrist={WRIST}") == 0
+    assert_steps_match_ticks(out, ticks, cameras=("scene", "wrist"))
 
 
 @pytest.mark.parametrize("encoding", ["rgb8", "bgr8", "rgba8", "bgra8", "mono8", "png", "jpeg"])
@@ -89,7 +89,7 @@ def test_every_camera_encoding_becomes_rgb(tmp_path, encoding):
     with BagReader(bag) as reader:
         steps = [s for e in BagConverter(reader).episodes() for s in e.steps]
     for step, tick in zip(steps, ticks, strict=True):
-        image = step.images["camera"]
+        image = step.images["scene"]
         assert image.shape == (16, 16, 3) and image.dtype == np.uint8
         if encoding == "mono8":
             gray = tick.image.mean(axis=2).astype(np.uint8)
@@ -176,7 +176,7 @@ def test_faster_streams_are_averaged_per_control_period_and_every_drop_has_a_rea
     np.testing.assert_allclose(actions[:, 0], [0.011, 0.018, 0.028, 0.0335], rtol=1e-5)
     np.testing.assert_allclose(actions[:, 6], [0.0, 1.0, 1.0, 1.0])  # the last command before each period ends
     # each step's image: the newest frame (every 33.3 ms, value 10 + i) at its period's first twist
-    assert [int(step.images["camera"][0, 0, 0]) for step in episode.steps] == [10, 11, 14, 17]
+    assert [int(step.images["scene"][0, 0, 0]) for step in episode.steps] == [10, 11, 14, 17]
     assert [s.terminate for s in episode.steps] == [False, False, False, True]
 
     report = json.loads((out / "meta/conversion_report.json").read_text())["topics"]

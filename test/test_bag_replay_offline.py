@@ -29,7 +29,7 @@ def test_offline_replay_reports_errors_tokens_terminate_and_latency(tmp_path, ti
     assert "6 steps in 2 episodes" in printed and "token accuracy" in printed
 
     report = json.loads((out / "report.json").read_text())
-    assert (report["steps"], report["episodes"], report["camera"]) == (6, 2, "camera")
+    assert (report["steps"], report["episodes"], report["camera"]) == (6, 2, "scene")
     assert set(report["per_dimension"]) == {"dx", "dy", "dz", "droll", "dpitch", "dyaw", "gripper"}
     assert report["latency_ms"]["mean"] > 0 and report["replay_steps_per_s"] > 0
     assert report["terminate"]["recorded_true"] == 2  # the last step of each episode

@@ -41,7 +41,7 @@ def to_episodes(argv: list[str]) -> int:
         action="append",
         metavar="NAME=TOPIC",
         help="a camera and its Image/CompressedImage topic; repeat for several "
-        f"(default: camera={defaults.cameras['camera']})",
+        f"(default: scene={defaults.cameras['scene']})",
     )
     parser.add_argument("--instruction-topic", default=defaults.instruction_topic)
     parser.add_argument("--twist-topic", default=defaults.twist_topic)

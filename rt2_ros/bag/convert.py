@@ -33,7 +33,7 @@ STRING_TYPES = ("std_msgs/msg/String",)
 class ConversionOptions:
     """Topic names and conversion settings; defaults follow docs/conventions.md."""
 
-    cameras: dict[str, str] = field(default_factory=lambda: {"camera": "/camera/color/image_raw"})  # name -> topic
+    cameras: dict[str, str] = field(default_factory=lambda: {"scene": "/camera/color/image_raw"})  # name -> topic
     instruction_topic: str = "/instruction"
     twist_topic: str = "/servo_node/delta_twist_cmds"
     gripper_topic: str = "/gripper/command"

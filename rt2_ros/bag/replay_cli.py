@@ -26,7 +26,7 @@ def _parser() -> argparse.ArgumentParser:
     offline.add_argument("--model", help="model folder for Policy.from_pretrained")
     offline.add_argument("--out", help="output directory (default: replay_<bag name>)")
     offline.add_argument(
-        "--camera", action="append", metavar="NAME=TOPIC", help="default: camera=/camera/color/image_raw"
+        "--camera", action="append", metavar="NAME=TOPIC", help="default: scene=/camera/color/image_raw"
     )
     offline.add_argument("--policy-camera", help="which camera the policy sees (default: the first)")
     offline.add_argument("--instruction-topic", default="/instruction")
