@@ -55,6 +55,8 @@ class TabletopSim:
             self.home_q,
             servo,
         )
+        self.servo_every = max(1, round(self.servo.params.servo_period / self.model.opt.timestep))
+        self._physics_steps = 0
         self.cameras = Cameras(self.model, cameras)
         self.task: TaskInstance | None = None
         self.gripper_command = 0.0
@@ -85,8 +87,10 @@ class TabletopSim:
         self.servo.reset(self.home_q, self.data.time)
         # Let the fingers open and the objects come to rest, then start the clock: every episode
         # begins from a still scene, whatever the model's initial finger positions are.
+        self._physics_steps = 0
         self.step(round(SETTLE_TIME / self.model.opt.timestep))
         self.data.time = 0.0
+        self._physics_steps = 0
         self.servo.reset(self.servo.q_target, 0.0)
         self.task.start(self)
         return self.task
@@ -129,10 +133,14 @@ class TabletopSim:
         )
 
     def step(self, substeps: int = 1) -> None:
+        """Advance `substeps` physics steps; the controller runs every servo_period (as Servo's publish_period)."""
         dt = self.model.opt.timestep
+        every = self.servo_every
         for _ in range(substeps):
-            self.servo.update(self.data, self.time, dt)
+            if self._physics_steps % every == 0:
+                self.servo.update(self.data, self.time, dt * every)
             mujoco.mj_step(self.model, self.data)
+            self._physics_steps += 1
 
     def step_control(self) -> None:
         """Advance one control period (0.1 s at 10 Hz)."""

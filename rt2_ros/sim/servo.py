@@ -29,6 +29,7 @@ TOOL_FRAMES = ("tcp", "tool0", "ee", "end_effector", "ee_link")
 @dataclass
 class ServoParams:
     incoming_command_timeout: float = 0.1  # s, as Servo's parameter of the same name
+    servo_period: float = 0.01  # s between controller updates, as Servo's publish_period; physics steps 2 ms
     halt_time_constant: float = 0.02  # s, how fast the twist decays after a timeout
     damping: float = 0.01  # lambda far from singularities; 0.05 visibly shrinks motion near home
     damping_max: float = 0.1
