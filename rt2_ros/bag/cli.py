@@ -74,8 +74,10 @@ def to_episodes(argv: list[str]) -> int:
     from tqdm import tqdm
 
     try:
+        converted = {*options.cameras.values(), options.instruction_topic, options.twist_topic, options.gripper_topic}
+        converted |= {options.task_topic, options.success_topic}
         with BagReader(args.bag) as reader:
-            total = reader.message_count
+            total = sum(info.count for topic, info in reader.topics.items() if topic in converted)
         with tqdm(total=total, unit="msg", desc="converting", disable=args.quiet, file=sys.stderr) as bar:
             report = convert_bag(args.bag, args.out, options, overwrite=args.overwrite, progress=bar.update)
     except (BagError, DatasetError, ValueError) as error:

@@ -176,6 +176,7 @@ class BagConverter:
         handlers[self.options.gripper_topic] = self._on_gripper
         handlers[self.options.task_topic] = self._on_task
         handlers[self.options.success_topic] = self._on_success
+        index = -1
         for index, message in enumerate(self.reader.messages(self.topics)):
             self.report.topics[message.topic].received += 1
             self._close_period_before(message.log_time_ns)
@@ -186,6 +187,8 @@ class BagConverter:
             yield from self._take_ready()
             if progress is not None and index % 100 == 99:
                 progress(100)
+        if progress is not None:
+            progress((index + 1) % 100)
         self._finish_episode(reason_if_empty="no twist before the bag ended")
         for name, frame in self._frames.items():
             if frame is not None and not frame.used:
