@@ -4,6 +4,8 @@ The ROS build (CMakeLists.txt) installs the same modules next to the generated m
 file is what `pip install .` reads on a machine that only trains, evaluates or replays.
 """
 
+from glob import glob
+
 from setuptools import find_packages, setup
 
 PACKAGE = "rt2_ros"
@@ -16,6 +18,8 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=[PACKAGE, f"{PACKAGE}.*"]),
     package_data={PACKAGE: ["**/*.json", "**/*.yaml", "**/*.xml", "**/*.png"]},
+    # The .msg definitions, where a ROS install keeps them: the bag tools register them with rosbags.
+    data_files=[(f"share/{PACKAGE}/msg", sorted(glob("msg/*.msg")))],
     install_requires=[
         "numpy",
         "pillow",
