@@ -57,8 +57,8 @@ class Policy:
                 f"model {vla.name!r} was not trained for parallel decoding (rt2_config.json parallel_trained is "
                 f"false); use decoding='kv', or train it with rt2_ros.vla.training.build_example(parallel=True)"
             )
-        if chain_of_thought and decoding == "parallel":
-            raise ValueError("chain_of_thought needs sequential decoding ('kv'); a plan cannot be decoded in parallel")
+        if chain_of_thought and decoding != "kv":
+            raise ValueError(f"chain_of_thought decodes plan and action with decoding='kv', not {decoding!r}")
         self.vla = vla
         self.decoding = decoding
         self.chain_of_thought = chain_of_thought

@@ -107,6 +107,8 @@ def test_unknown_options_fail_clearly(tiny_model_dir):
         Policy.from_pretrained(tiny_model_dir, decoding="beam")
     with pytest.raises(ValueError, match="unknown dtype"):
         Policy.from_pretrained(tiny_model_dir, dtype="fp8")
+    with pytest.raises(ValueError, match="chain_of_thought decodes .* with decoding='kv'"):
+        Policy.from_pretrained(tiny_model_dir, decoding="generate", chain_of_thought=True)
 
 
 def test_readme_policy_example_runs(tmp_path, capsys):
