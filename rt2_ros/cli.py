@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "replay": ("rt2_ros.bag.replay_cli:main", "replay a bag: --live like `ros2 bag play`, or --offline via the policy"),
     "bench": ("rt2_ros.benchmarks:main", "run a benchmark from bench/ (prints a table, saves JSON)"),
     "sim": ("rt2_ros.nodes.sim_node:main", "run the MuJoCo arm behind MoveIt Servo's topics (--ros-args ...)"),
+    "collect": ("rt2_ros.data.collect:main", "run the sim expert and write an episode dataset (rt2 collect OUT ...)"),
     "sim-gif": ("rt2_ros.sim.gif:main", "write a GIF of one expert episode per task: rt2 sim-gif OUTDIR"),
 }
 

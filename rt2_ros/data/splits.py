@@ -101,6 +101,13 @@ def _scan(task: str, start: int, keep) -> Iterator[int]:
     raise RuntimeError(f"no more seeds of {task!r} fit after {MAX_SCAN} tries")
 
 
+def iter_robot_seeds(task: str, start: int = ROBOT_SEED_START) -> Iterator[int]:
+    """Seeds >= start whose layout of `task` shows nothing held out, in order (endless until MAX_SCAN)."""
+    if start >= EVAL_SEED_START:
+        raise ValueError(f"robot seeds must stay below {EVAL_SEED_START}, where evaluation seeds begin")
+    return _scan(task, start, is_seen)
+
+
 def _take(iterator: Iterator[int], n: int) -> list[int]:
     return [next(iterator) for _ in range(n)]
 
@@ -112,9 +119,7 @@ def robot_seeds(task: str, n: int, sim: TabletopSim | None = None, start: int = 
     rt2_ros.sim.tasks.sample_task(task, seed), exactly what sim.reset(task, seed) lays out.
     """
     del sim
-    if start >= EVAL_SEED_START:
-        raise ValueError(f"robot seeds must stay below {EVAL_SEED_START}, where evaluation seeds begin")
-    return _take(_scan(task, start, is_seen), n)
+    return _take(iter_robot_seeds(task, start), n)
 
 
 def eval_seeds(category: str, task: str, n: int, sim: TabletopSim | None = None) -> list[int]:
