@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from dataclasses import dataclass
 
 import numpy as np
 import rclpy
@@ -23,6 +24,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from rclpy.signals import SignalHandlerOptions
+from rclpy.time import Time
 from rclpy.utilities import remove_ros_args
 from sensor_msgs.msg import CompressedImage, Image, JointState
 from std_msgs.msg import Float64, String
@@ -31,12 +33,20 @@ from std_srvs.srv import Trigger
 from rt2_ros.camera_frames import BadFrameError, raw_from_rgb, rgb_from_compressed, rgb_from_raw
 from rt2_ros.debug_overlay import annotate
 from rt2_ros.instructions import BadInstructionError, instruction_from_cdr
+from rt2_ros.latency import LatencyStats
 from rt2_ros.msg import PolicyStatus, VLAAction
 from rt2_ros.nodes.gripper_action import GripperActionClient
 from rt2_ros.nodes.parameters import declare_node_parameters
 from rt2_ros.supervisor import RUNNING, Supervisor
 
 HALT_REPEAT_S = 1.0  # after leaving `running`, keep sending zero twists this long, then fall silent
+
+
+@dataclass
+class Frame:
+    pixels: np.ndarray  # HxWx3 uint8 RGB
+    stamp: Time  # the camera's header stamp: VLAAction carries it, so an action names its frame
+    received: float  # time.monotonic() at receipt
 
 
 class RT2Node(Node):
@@ -46,7 +56,9 @@ class RT2Node(Node):
         self.supervisor = Supervisor(self.params.supervisor)
         self.policy = policy if policy is not None else self._load_policy()
         self._lock = threading.Lock()
-        self._frame: np.ndarray | None = None
+        self._frame: Frame | None = None
+        self.latency = LatencyStats()
+        self._twist_lock = threading.Lock()  # two threads publish twists; stamps must stay in order
         self._frame_seq = 0
         self._used_seq = 0
         self._ee_position: np.ndarray | None = None
@@ -112,18 +124,23 @@ class RT2Node(Node):
     # --- inputs: store, count, never raise --------------------------------------------------------
 
     def _on_image(self, msg: Image) -> None:
-        self._store_frame(lambda: rgb_from_raw(msg.encoding, msg.height, msg.width, msg.step, msg.data))
+        self._store_frame(msg.header, lambda: rgb_from_raw(msg.encoding, msg.height, msg.width, msg.step, msg.data))
 
     def _on_compressed(self, msg: CompressedImage) -> None:
-        self._store_frame(lambda: rgb_from_compressed(msg.format, msg.data))
+        self._store_frame(msg.header, lambda: rgb_from_compressed(msg.format, msg.data))
 
-    def _store_frame(self, decode) -> None:
+    def _store_frame(self, header, decode) -> None:
+        received = time.monotonic()
         self.counters["frames_received"] += 1
         try:
-            frame = decode()
+            frame = Frame(decode(), header.stamp, received)
         except BadFrameError as error:
             self._reject("image", str(error))
             return
+        self.latency.add("decode_ms", (time.monotonic() - received) * 1000.0)
+        transport_ns = self.get_clock().now().nanoseconds - Time.from_msg(header.stamp).nanoseconds
+        if 0 <= transport_ns < 10**9:  # only meaningful for live frames stamped on this clock
+            self.latency.add("transport_ms", transport_ns / 1e6)
         with self._lock:
             if self._frame_seq > self._used_seq:
                 self.counters["frames_dropped"] += 1  # superseded before the model saw it
@@ -175,17 +192,18 @@ class RT2Node(Node):
                 instruction, episode = self.supervisor.instruction, self.supervisor.episode
             self._run_policy(frame, instruction, episode)
 
-    def _run_policy(self, frame: np.ndarray, instruction: str, episode: int) -> None:
+    def _run_policy(self, frame: Frame, instruction: str, episode: int) -> None:
         if self._reset_policy.is_set():
             self._reset_policy.clear()
             self.policy.reset()
         start = time.monotonic()
+        self.latency.add("receipt_to_policy_ms", (start - frame.received) * 1000.0)
         if self._last_inference_start is not None:
             interval = start - self._last_inference_start
             self._rate_hz = 1.0 / interval if self._rate_hz == 0 else 0.8 * self._rate_hz + 0.2 / interval
         self._last_inference_start = start
         try:
-            action = self.policy.act(frame, instruction)
+            action = self.policy.act(frame.pixels, instruction)
             delta, gripper, terminate = np.asarray(action.delta, dtype=float), float(action.gripper), action.terminate
         except Exception as error:  # any model failure must stop the arm, never the node
             with self._lock:
@@ -194,7 +212,9 @@ class RT2Node(Node):
             self.get_logger().error(f"model failed, arm stopped: {type(error).__name__}: {error}")
             self._publish_status()
             return
-        self._inference_ms = (time.monotonic() - start) * 1000.0
+        policy_done = time.monotonic()
+        self._inference_ms = (policy_done - start) * 1000.0
+        self.latency.add("policy_ms", self._inference_ms)
         with self._lock:
             if self.supervisor.episode != episode:  # a new instruction or stop arrived meanwhile
                 return
@@ -202,12 +222,18 @@ class RT2Node(Node):
             self._track_running()
             state, step = self.supervisor.state, self.supervisor.step
         self.counters["inferences"] += 1
-        if command.gripper is not None and not self.params.dry_run and state in (RUNNING, "terminated"):
-            self.gripper_pub.publish(Float64(data=command.gripper))
-            if self.gripper_action is not None:
-                self.gripper_action.send(command.gripper)
-        self._publish_action(action, instruction)
-        self._publish_debug_image(frame, instruction, delta, gripper, getattr(action, "plan", ""), state)
+        if not self.params.dry_run:
+            # The new command goes out now, not at the next servo tick: image-in to twist-out is what matters.
+            self._send_twist(command.linear, command.angular)
+            if command.gripper is not None and state in (RUNNING, "terminated"):
+                self.gripper_pub.publish(Float64(data=command.gripper))
+                if self.gripper_action is not None:
+                    self.gripper_action.send(command.gripper)
+        twist_out = time.monotonic()
+        self._publish_action(action, instruction, frame.stamp)
+        self.latency.add("policy_to_publish_ms", (time.monotonic() - policy_done) * 1000.0)
+        self.latency.add("image_to_twist_ms", (twist_out - frame.received) * 1000.0)
+        self._publish_debug_image(frame.pixels, instruction, delta, gripper, getattr(action, "plan", ""), state)
         if state != RUNNING:
             self.get_logger().info(f"episode ended at step {step}: {state}")
             self._publish_status()
@@ -240,16 +266,17 @@ class RT2Node(Node):
 
     def _send_twist(self, linear, angular) -> None:
         msg = TwistStamped()
-        msg.header.stamp = self.get_clock().now().to_msg()
         msg.header.frame_id = self.params.servo_frame
         msg.twist.linear.x, msg.twist.linear.y, msg.twist.linear.z = (float(v) for v in linear)
         msg.twist.angular.x, msg.twist.angular.y, msg.twist.angular.z = (float(v) for v in angular)
-        self.twist_pub.publish(msg)
-        self.counters["twists_published"] += 1
+        with self._twist_lock:
+            msg.header.stamp = self.get_clock().now().to_msg()
+            self.twist_pub.publish(msg)
+            self.counters["twists_published"] += 1
 
-    def _publish_action(self, action, instruction: str) -> None:
+    def _publish_action(self, action, instruction: str, frame_stamp) -> None:
         msg = VLAAction()
-        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.header.stamp = frame_stamp
         msg.header.frame_id = self.params.servo_frame
         msg.instruction = instruction
         msg.plan = getattr(action, "plan", "") or ""
@@ -304,6 +331,9 @@ class RT2Node(Node):
             "control_rate_hz": f"{self._rate_hz:.2f}",
         }
         values.update({name: str(count) for name, count in self.counters.items()})
+        for name, stats in self.latency.summary().items():
+            values[f"{name}_median"] = f"{stats['median']:.2f}"
+            values[f"{name}_p99"] = f"{stats['p99']:.2f}"
         status = DiagnosticStatus(level=level, name="rt2_node: policy", message=message, hardware_id=self.policy.name)
         status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
         array = DiagnosticArray(status=[status])
