@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -68,3 +70,13 @@ def test_scene_shows_objects_tiles_and_the_table_it_was_given(panda):
     # The table top texture shows, and coloured objects and the white tiles stand out from it.
     assert image.std() > 10
     assert (image.min(axis=2) > 230).sum() > 20, "white tile faces are visible"
+
+
+def test_readme_simulation_example_runs():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Simulation", 1)[1]
+    example = section.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    exec(compile(example, "README.md (simulation example)", "exec"), namespace)
+    assert namespace["episode"].success and namespace["episode"].steps[-1].terminate
+    namespace["sim"].close()
