@@ -10,12 +10,11 @@ import runpy
 import sys
 from pathlib import Path
 
+from rt2_ros.paths import share_path
+
 
 def bench_dir() -> Path:
-    checkout = Path(__file__).resolve().parents[1] / "bench"
-    if checkout.is_dir():
-        return checkout
-    return Path(sys.prefix) / "share" / "rt2_ros" / "bench"
+    return share_path("bench")
 
 
 def available() -> list[str]:
