@@ -228,6 +228,7 @@ class SimNode(Node):
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in ("-h", "--help"):
+        print("usage: rt2 sim [--ros-args [-p name:=value ...] [--params-file config/sim_ur5.yaml]]\n")
         print(__doc__ + "\nparameters (-p name:=value after --ros-args):")
         for name, (default, description) in PARAMETERS.items():
             print(f"  {name:<26} {description} (default: {default})")
