@@ -97,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rt2 bench decode", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 rounds per variant instead of --repeats")
     parser.add_argument("--repeats", type=int, default=10, help="timed actions per variant")
-    parser.add_argument("--sizes", default=",".join(SIZES), help=f"comma-separated, from {', '.join(SIZES)}")
+    # Explicit default: the three sizes, whatever other sizes the factory grows.
+    parser.add_argument("--sizes", default="tiny,30m,100m", help=f"comma-separated, from {', '.join(SIZES)}")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "decode.json")
     args = parser.parse_args(argv)
