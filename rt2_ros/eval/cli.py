@@ -1,0 +1,165 @@
+"""`rt2 eval`: closed-loop success of one or more models (and/or the scripted expert) in RT-2's categories.
+
+rt2 eval --model models/rt2-sim --episodes 10
+rt2 eval --model models/rt2-sim --compare runs/robot-only/model --label co-fine-tuned --label robot-only
+rt2 eval --expert --categories seen            # validates the harness: near 100%
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from rt2_ros.data.splits import CATEGORIES
+from rt2_ros.sim.robots import ROBOTS
+from rt2_ros.sim.scene import CAMERAS, SCENE_CAMERA
+from rt2_ros.sim.tasks import task_names
+
+# Files a model folder may carry with the camera it was trained on: {"camera": "scene", "camera_size": [h, w]}.
+TRAINING_FILES = ("training.json", "train_config.json")
+DEFAULT_SIZE = 224
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rt2 eval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--model", help="model folder (Policy.from_pretrained)")
+    parser.add_argument("--compare", action="append", default=[], metavar="MODEL", help="more models, side by side")
+    parser.add_argument("--label", action="append", default=[], help="column names for --model, --compare... in order")
+    parser.add_argument("--expert", action="store_true", help="also (or only) evaluate the scripted expert")
+    parser.add_argument("--categories", nargs="+", default=list(CATEGORIES), choices=CATEGORIES, metavar="CATEGORY")
+    parser.add_argument("--tasks", nargs="+", choices=task_names(), metavar="TASK", help="default: every task")
+    parser.add_argument("--episodes", type=int, default=10, help="episodes per (category, task) (default: %(default)s)")
+    parser.add_argument("--max-steps", type=int, default=200, help="control steps per episode (default: %(default)s)")
+    parser.add_argument("--success-hold", type=int, default=3, help="steps success must hold to end early")
+    parser.add_argument("--robot", choices=list(ROBOTS), default=None, help="default: the model's, else ur5e")
+    parser.add_argument("--camera", choices=CAMERAS, default=None, help="default: the model's, else scene")
+    parser.add_argument("--image-size", type=int, nargs="+", metavar="PX", help="H [W]; default: the model's, else 224")
+    parser.add_argument("--decoding", default="kv", help="Policy decoding: kv, generate, parallel (default: kv)")
+    parser.add_argument("--dtype", default="float32", help="float32, bfloat16, int8 (default: float32)")
+    parser.add_argument("--action-scale", type=float, nargs=6, metavar="S", help="per-dimension factor (default: 1)")
+    parser.add_argument("--gifs", type=int, default=2, help="GIFs per category and model (default: %(default)s)")
+    parser.add_argument("--out", type=Path, default=Path("eval"), help="output folder (default: %(default)s)")
+    parser.add_argument("--model-card", type=Path, help="also write the table into this README.md's Evaluation section")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def training_info(folder: str | Path) -> dict[str, Any]:
+    """What a model folder says about its training data's robot and camera ({} when it says nothing)."""
+    for name in TRAINING_FILES:
+        path = Path(folder) / name
+        if path.is_file():
+            data = json.loads(path.read_text())
+            return {key: data[key] for key in ("robot", "camera", "camera_size") if key in data}
+    return {}
+
+
+def _size(value: Any) -> tuple[int, int]:
+    sizes = [int(v) for v in (value if isinstance(value, (list, tuple)) else [value])]
+    return (sizes[0], sizes[-1]) if len(sizes) in (1, 2) else (DEFAULT_SIZE, DEFAULT_SIZE)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = _parser().parse_args(argv)
+    models = ([args.model] if args.model else []) + args.compare
+    if not models and not args.expert:
+        print("rt2 eval: error: give --model PATH (and --compare PATH ...) and/or --expert", file=sys.stderr)
+        return 2
+    if len(args.label) > len(models):
+        print(f"rt2 eval: error: {len(args.label)} labels for {len(models)} models", file=sys.stderr)
+        return 2
+    if args.episodes < 1 or args.max_steps < 1:
+        print("rt2 eval: error: --episodes and --max-steps must be at least 1", file=sys.stderr)
+        return 2
+
+    # Heavy imports only once the arguments are known good.
+    import torch
+    from tqdm import tqdm
+
+    from rt2_ros.eval.report import Run, markdown_report, summarize, write_model_card, write_report
+    from rt2_ros.eval.rollout import ExpertAgent, PolicyAgent, RolloutOptions
+    from rt2_ros.eval.suite import build_cells, run_cells
+    from rt2_ros.policy import Policy
+    from rt2_ros.sim.env import TabletopSim
+
+    torch.manual_seed(0)
+    cells = build_cells(args.episodes, tuple(args.categories), tuple(args.tasks) if args.tasks else None)
+    labels = args.label + [Path(m).name for m in models[len(args.label) :]]
+    plans = [(label, model, training_info(model)) for label, model in zip(labels, models, strict=True)]
+    if args.expert:
+        plans.append(("expert", "expert", {}))
+    first = plans[0][2]
+    robot = args.robot or first.get("robot", "ur5e")
+    camera = args.camera or first.get("camera", SCENE_CAMERA)
+    size = _size(args.image_size) if args.image_size else _size(first.get("camera_size", DEFAULT_SIZE))
+    options = RolloutOptions(
+        camera=camera,
+        max_steps=args.max_steps,
+        success_hold=args.success_hold,
+        action_scale=tuple(args.action_scale or (1.0,) * 6),
+    )
+    sim = TabletopSim(robot, cameras={camera: size})
+    settings = {
+        "command": "rt2 eval " + shlex.join(argv),
+        "robot": robot,
+        "camera": camera,
+        "image_size": list(size),
+        "control_rate_hz": sim.control_rate_hz,
+        "episodes_per_cell": args.episodes,
+        "max_steps": args.max_steps,
+        "success_hold": args.success_hold,
+        "action_scale": list(options.action_scale),
+        "decoding": args.decoding,
+        "dtype": args.dtype,
+        "cells": [{"category": c.category, "task": c.task, "seeds": list(c.seeds)} for c in cells],
+    }
+    for label, _, info in plans[1:]:
+        if info and (info.get("camera", camera), _size(info.get("camera_size", size))) != (camera, size):
+            print(f"rt2 eval: warning: {label} was trained on another camera than {camera} {size}", file=sys.stderr)
+
+    runs = []
+    total = len(plans) * sum(len(c.seeds) for c in cells)
+    with tqdm(total=total, unit="episode", desc="eval", disable=args.quiet, file=sys.stderr) as bar:
+        for label, model, _ in plans:
+            agent = (
+                ExpertAgent()
+                if model == "expert"
+                else PolicyAgent(Policy.from_pretrained(model, decoding=args.decoding, dtype=args.dtype))
+            )
+            solved = [0, 0]
+
+            def progress(result, label=label, solved=solved) -> None:
+                solved[0] += result.success
+                solved[1] += 1
+                bar.set_postfix_str(f"{label} {solved[0]}/{solved[1]} solved")
+                bar.update()
+
+            results = run_cells(sim, agent, cells, options, gifs_per_category=args.gifs, progress=progress)
+            runs.append(Run(label=label, source=str(model), results=results))
+    sim.close()
+
+    written = write_report(runs, settings, args.out)
+    report = markdown_report(runs, settings)
+    print(report)
+    for run in runs:
+        print(f"{run.label}: {_timing_line(summarize(run.results)['timing'])}")
+    if args.model_card:
+        print(f"wrote the Evaluation section of {write_model_card(args.model_card, report)}")
+    gifs = sum(key.startswith("gif:") for key in written)
+    print(f"wrote {written['json']}, {written['markdown']}, {written['png']} and {gifs} GIFs in {args.out}/gifs")
+    return 0
+
+
+def _timing_line(t: dict[str, Any]) -> str:
+    return (
+        f"{t['episodes']} episodes, {t['steps']} steps in {t['seconds']:.1f} s "
+        f"({t['seconds_per_episode']:.2f} s/episode, {t['steps_per_s']:.1f} steps/s, "
+        f"model {t['model_ms_per_step']:.1f} ms/step)"
+    )

@@ -1,0 +1,63 @@
+"""The evaluation suite: RT-2's categories as (category, task, seeds) cells from rt2_ros.data.splits, run for one agent.
+
+Seeds come from splits.eval_seeds, so they are at or above EVAL_SEED_START (never a training layout)
+and the same on every machine: two models, or two runs, see exactly the same episodes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rt2_ros.data.splits import CATEGORIES, CATEGORY_TASKS, eval_seeds
+from rt2_ros.eval.rollout import Agent, EpisodeResult, RolloutOptions, run_episode
+from rt2_ros.sim.env import TabletopSim
+
+
+@dataclass(frozen=True)
+class Cell:
+    category: str
+    task: str
+    seeds: tuple[int, ...]
+
+
+def build_cells(
+    episodes: int, categories: tuple[str, ...] = CATEGORIES, tasks: tuple[str, ...] | None = None
+) -> list[Cell]:
+    """`episodes` seeds per (category, task); `tasks` narrows every category to those tasks it has."""
+    unknown = set(categories) - set(CATEGORIES)
+    if unknown:
+        raise ValueError(f"unknown categories {sorted(unknown)}; categories are {', '.join(CATEGORIES)}")
+    cells = []
+    for category in categories:
+        for task in CATEGORY_TASKS[category]:
+            if tasks is None or task in tasks:
+                cells.append(Cell(category, task, tuple(eval_seeds(category, task, episodes))))
+    if not cells:
+        raise ValueError(f"no task of {list(tasks or ())} belongs to the categories {list(categories)}")
+    return cells
+
+
+def run_cells(
+    sim: TabletopSim,
+    agent: Agent,
+    cells: list[Cell],
+    options: RolloutOptions,
+    gifs_per_category: int = 0,
+    progress: Callable[[EpisodeResult], None] | None = None,
+) -> list[EpisodeResult]:
+    """Every episode of every cell, in order. The first episode of the first `gifs_per_category` tasks of
+    each category keeps its annotated frames, so the GIFs show different tasks.
+    """
+    results = []
+    recorded: dict[str, int] = {}
+    for cell in cells:
+        for index, seed in enumerate(cell.seeds):
+            record = index == 0 and recorded.get(cell.category, 0) < gifs_per_category
+            recorded[cell.category] = recorded.get(cell.category, 0) + record
+            result = run_episode(sim, agent, cell.task, seed, options, record=record)
+            result.category = cell.category
+            results.append(result)
+            if progress is not None:
+                progress(result)
+    return results
