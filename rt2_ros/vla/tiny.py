@@ -20,6 +20,8 @@ from rt2_ros.vla.vocab import STRATEGIES
 SIZES: dict[str, dict[str, int]] = {
     "tiny": dict(image=32, patch=8, v_hidden=64, v_layers=2, v_heads=2, hidden=64, layers=2, heads=2, inter=128),
     "30m": dict(image=224, patch=14, v_hidden=384, v_layers=4, v_heads=6, hidden=512, layers=6, heads=8, inter=2048),
+    # The sim default model (rt2 train --tiny): ~20M parameters at the sim cameras' 96 px, 144 image tokens.
+    "20m-96": dict(image=96, patch=8, v_hidden=256, v_layers=4, v_heads=4, hidden=384, layers=6, heads=6, inter=1536),
     "100m": dict(image=224, patch=14, v_hidden=512, v_layers=6, v_heads=8, hidden=768, layers=10, heads=12, inter=3072),
 }
 
@@ -31,13 +33,16 @@ _WORDS = (
 )
 
 
-def train_tokenizer(vocab_size: int = 1024):
-    """A SentencePiece-like BPE (Metaspace) whose vocabulary holds every number 0..255 as one token."""
+def train_tokenizer(vocab_size: int = 1024, words: str = ""):
+    """A SentencePiece-like BPE (Metaspace) whose vocabulary holds every number 0..255 as one token.
+
+    `words`: more text to learn merges from (e.g. a task's instructions), so its words are short in tokens.
+    """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     numbers = " ".join(str(i) for i in range(256))
-    corpus = [numbers] * 50 + [_WORDS] * 50 + [_WORDS.lower()] * 10
+    corpus = [numbers] * 50 + [_WORDS] * 50 + [_WORDS.lower()] * 10 + ([words] * 50 if words else [])
     tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
     tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
     tokenizer.decoder = decoders.Metaspace()
@@ -60,6 +65,7 @@ def build_tiny_vla(
     vocab: str = "added",
     seed: int = 0,
     actions: ActionTokenizer | None = None,
+    words: str = "",
     **config_fields,
 ) -> Path:
     """Write a random-weight PaliGemma-style VLA folder and return its path. Deterministic for a seed."""
@@ -74,7 +80,7 @@ def build_tiny_vla(
     image_processor = SiglipImageProcessorPil(
         size={"height": s["image"], "width": s["image"]}, image_seq_length=n_image_tokens
     )
-    processor = PaliGemmaProcessor(image_processor=image_processor, tokenizer=train_tokenizer())
+    processor = PaliGemmaProcessor(image_processor=image_processor, tokenizer=train_tokenizer(words=words))
     # The processor adds <image> and PaliGemma's 1152 loc/seg tokens: size the vocabulary after it.
     vision = SiglipVisionConfig(
         hidden_size=s["v_hidden"],
@@ -114,7 +120,7 @@ def build_tiny_vla(
     with tempfile.TemporaryDirectory() as base:
         model.save_pretrained(base)
         processor.save_pretrained(base)
-        corpus = [_WORDS] if vocab == "least_used" else None
+        corpus = [_WORDS, words] if vocab == "least_used" else None
         torch.manual_seed(seed)  # resize_token_embeddings draws the new rows
         vla = VLA.from_base(base, vocab=vocab, actions=actions, corpus=corpus, **config_fields)
     vla.name = folder.name

@@ -1,0 +1,114 @@
+"""What `rt2 train` feeds the model: robot steps and VQA examples, mixed, turned into model inputs.
+
+Every example goes through rt2_ros.vla.training.build_example, the same layout decoding reads, so
+the loss is on answer and action tokens only. Micro-batches are numbered: micro-batch k holds
+global examples [k*B, (k+1)*B) of the mixture schedule, split across processes, so resuming at
+micro-batch k is resuming at exactly the same data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+import torch
+
+from rt2_ros.actions import ActionTokenizer
+from rt2_ros.data.dataset import load_steps, read_episode_table, read_info
+from rt2_ros.data.mixture import ROBOT, MixtureSchedule
+from rt2_ros.vla.model import VLA
+from rt2_ros.vla.training import build_example, collate
+
+
+@dataclass
+class RobotSteps:
+    """Robot steps of one or more datasets, split into train / validation by episode."""
+
+    train: Any  # datasets.Dataset (map-style; PIL images on access)
+    val: Any
+    camera: str
+
+
+def load_robot_steps(paths: list[str | Path], camera: str = "scene", val_every: int = 20) -> RobotSteps:
+    """Steps of successful episodes; every `val_every`-th episode (by index) is held out for validation."""
+    import datasets
+
+    trains, vals = [], []
+    for path in paths:
+        info = read_info(path)
+        if camera not in info["cameras"]:
+            raise ValueError(f"{path} has cameras {info['cameras']}, not {camera!r}")
+        table = read_episode_table(path)
+        val_episodes = {
+            e["episode_index"] for e in table if val_every and e["episode_index"] % val_every == val_every - 1
+        }
+        if not val_episodes and len(table) > 1:  # a small dataset still gets one validation episode
+            val_episodes = {table[-1]["episode_index"]}
+        steps = load_steps(path, streaming=False)
+        # Column reads, not .filter: a filter would decode every image once.
+        success = np.asarray(steps["success"], dtype=bool)
+        is_val = np.isin(np.asarray(steps["episode_index"]), sorted(val_episodes))
+        trains.append(steps.select(np.flatnonzero(success & ~is_val)))
+        vals.append(steps.select(np.flatnonzero(success & is_val)))
+    return RobotSteps(datasets.concatenate_datasets(trains), datasets.concatenate_datasets(vals), camera)
+
+
+def action_statistics(paths: list[str | Path]) -> np.ndarray:
+    """All (N, 7) actions of the datasets' successful steps, read from parquet without decoding images."""
+    chunks = []
+    for path in paths:
+        for name in read_info(path)["data_files"]:
+            table = pq.read_table(Path(path) / name, columns=["action", "success"]).to_pydict()
+            chunks.append(np.asarray(table["action"], dtype=np.float64)[np.asarray(table["success"], dtype=bool)])
+    return np.concatenate(chunks)
+
+
+def bounds_from_data(paths: list[str | Path], method: str = "percentile") -> ActionTokenizer:
+    return ActionTokenizer.from_statistics(action_statistics(paths), method=method)
+
+
+class MixtureBatches(torch.utils.data.Dataset):
+    """Item k = the k-th micro-batch of this process, collated. Deterministic in k."""
+
+    def __init__(
+        self,
+        vla: VLA,
+        robot: Any,
+        vqa: Any,
+        schedule: MixtureSchedule,
+        batch_size: int,
+        *,
+        camera: str = "scene",
+        rank: int = 0,
+        world: int = 1,
+        parallel: bool = False,
+    ) -> None:
+        self.vla, self.robot, self.vqa, self.schedule = vla, robot, vqa, schedule
+        self.batch_size, self.camera, self.rank, self.world, self.parallel = batch_size, camera, rank, world, parallel
+
+    def __len__(self) -> int:
+        return 2**62  # endless: the trainer decides how many micro-batches to draw
+
+    def example(self, i: int) -> dict[str, torch.Tensor]:
+        source, j = self.schedule[i]
+        if source == ROBOT:
+            return robot_example(self.vla, self.robot[j], self.camera, parallel=self.parallel)
+        return vqa_example(self.vla, self.vqa[j])
+
+    def __getitem__(self, k: int) -> dict[str, torch.Tensor]:
+        first = (k * self.world + self.rank) * self.batch_size
+        examples = [self.example(i) for i in range(first, first + self.batch_size)]
+        return collate(examples, self.vla.tokenizer.pad_token_id)
+
+
+def robot_example(vla: VLA, row: dict[str, Any], camera: str, *, parallel: bool = False) -> dict[str, torch.Tensor]:
+    bins = vla.actions.encode(row["action"], terminate=row["terminate"])
+    prompt = vla.action_prompt(row["instruction"])
+    return build_example(vla, row["images"][camera], prompt, vla.actions.to_text(bins), parallel=parallel)
+
+
+def vqa_example(vla: VLA, row: dict[str, Any]) -> dict[str, torch.Tensor]:
+    return build_example(vla, row["image"], vla.vqa_prompt(row["question"]), str(row["answer"]))

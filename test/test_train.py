@@ -1,0 +1,100 @@
+"""rt2 train on real tiny models and real sim data: exact resume after a kill, the loss falls, LoRA, bounds."""
+
+import json
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from rt2_ros.data.collect import collect
+from rt2_ros.data.vqa import generate_sim_vqa, write_vqa
+from rt2_ros.policy import Policy
+from rt2_ros.train import main as train
+from rt2_ros.train_data import action_statistics
+from rt2_ros.vla.config import VLAConfig
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    collect(root / "robot", ["pick", "push"], 2, size=32, progress=False)
+    write_vqa(generate_sim_vqa(12, size=32), root / "vqa")
+    return root
+
+
+def common(data, steps):
+    return [
+        "--data", str(data / "robot"), "--vqa", str(data / "vqa"), "--tiny", "tiny", "--steps", str(steps),
+        "--batch-size", "4", "--warmup", "3", "--lr", "1e-3", "--threads", "1", "--no-progress",
+        "--val-examples", "4",
+    ]  # fmt: skip
+
+
+def metrics(run):
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.slow
+def test_resume_after_kill_matches_an_uninterrupted_run(tmp_path, data, children):
+    args = common(data, 40) + ["--checkpoint-every", "4", "--eval-every", "100", "--log-every", "1"]
+    assert train([str(tmp_path / "whole"), *args]) == 0
+
+    killed = tmp_path / "killed"
+    process = children.start("-m", "rt2_ros.cli", "train", str(killed), *args, stdout=None, stderr=None)
+    while not list((killed / "checkpoints").glob("step-*.pt")) and process.poll() is None:
+        time.sleep(0.02)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    at_kill = sorted((killed / "checkpoints").glob("step-*.pt"))
+    assert at_kill and at_kill[-1].name < "step-00000040.pt", "the run ended before it could be killed"
+
+    assert train([str(killed), *args]) == 0  # the same command resumes
+    whole = torch.load(tmp_path / "whole/checkpoints/step-00000040.pt", weights_only=False)
+    resumed = torch.load(killed / "checkpoints/step-00000040.pt", weights_only=False)
+    for key, value in whole["model"].items():
+        assert torch.equal(value, resumed["model"][key]), key
+    assert whole["optimizer"]["state"][0]["exp_avg"].equal(resumed["optimizer"]["state"][0]["exp_avg"])
+    assert whole["scheduler"] == resumed["scheduler"]
+    last = {m["step"]: m["train/loss"] for m in metrics(killed) if "train/loss" in m}
+    assert last[40] == {m["step"]: m["train/loss"] for m in metrics(tmp_path / "whole") if "train/loss" in m}[40]
+
+
+@pytest.mark.slow
+def test_two_minute_run_lowers_the_loss_and_saves_a_policy(tmp_path, data):
+    run = tmp_path / "run"
+    assert (
+        train([str(run), *common(data, 150), "--log-every", "10", "--eval-every", "75", "--checkpoint-every", "75"])
+        == 0
+    )
+    losses = [m["train/loss"] for m in metrics(run) if "train/loss" in m]
+    assert losses[-1] < 0.6 * losses[0], losses
+    assert any("val/action_token_acc" in m for m in metrics(run)) and any("val/vqa_acc" in m for m in metrics(run))
+    # Bounds came from the data's 1st/99th percentiles and travel with the model.
+    config = VLAConfig.load(run / "model")
+    expected = np.percentile(action_statistics([data / "robot"]), [1, 99], axis=0)
+    assert np.allclose(config.actions.low[:6], expected[0][:6]) and config.actions.source == "percentile 1-99"
+    policy = Policy.from_pretrained(run / "model")
+    action = policy.act(np.zeros((32, 32, 3), np.uint8), "pick up the red cube")
+    assert action.delta.shape == (6,)
+
+
+def test_lora_and_parallel_training_save_a_loadable_model(tmp_path, data):
+    run = tmp_path / "lora"
+    args = common(data, 3) + ["--finetune", "lora", "--lora-rank", "4", "--parallel", "--eval-every", "3"]
+    assert train([str(run), *args]) == 0
+    config = VLAConfig.load(run / "model")
+    assert config.parallel_trained
+    policy = Policy.from_pretrained(run / "model", decoding="parallel")
+    assert len(policy.act(np.zeros((32, 32, 3), np.uint8), "push the red cube to the left").tokens) == 8
+    state = torch.load(run / "checkpoints/step-00000003.pt", weights_only=False)
+    assert any("lora_A" in key for key in state["model"])
+
+
+def test_a_new_run_needs_a_starting_model(tmp_path, data):
+    with pytest.raises(SystemExit, match="--init, --base or --tiny"):
+        train([str(tmp_path / "r"), "--data", str(data / "robot"), "--steps", "1"])

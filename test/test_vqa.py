@@ -1,0 +1,71 @@
+"""Sim VQA: answers true of the rendered scene, several phrasings, held-out things included; any HF
+(image, question, answer) dataset loads too."""
+
+import re
+
+import datasets
+import numpy as np
+import pytest
+
+from rt2_ros.data import splits
+from rt2_ros.data.vqa import KINDS, PHRASES, generate_sim_vqa, load_vqa, write_vqa
+
+
+@pytest.fixture(scope="module")
+def examples():
+    return list(generate_sim_vqa(60, size=32))
+
+
+def test_every_kind_with_several_phrasings_and_held_out_things(examples):
+    kinds = {e.kind for e in examples}
+    assert kinds == set(KINDS)
+    for kind in KINDS:
+        assert len(PHRASES[kind]) >= 3
+        patterns = [re.compile(re.sub(r"\\\{\w+\\\}", ".+", re.escape(t)) + "$") for t in PHRASES[kind]]
+        used = {next(i for i, p in enumerate(patterns) if p.match(e.question)) for e in examples if e.kind == kind}
+        assert len(used) >= 2, kind
+    text = " ".join(e.question + " " + e.answer for e in examples)
+    assert any(c in text for c in splits.HELD_OUT_COLOURS)
+    assert any(e.answer in splits.HELD_OUT_TABLES for e in examples if e.kind == "table")
+    assert all(e.image.shape == (32, 32, 3) for e in examples)
+
+
+def test_answers_match_the_scene():
+    from rt2_ros.data.vqa import questions_for_scene
+    from rt2_ros.sim import TabletopSim
+
+    sim = TabletopSim("ur5e", cameras={"scene": (32, 32)})
+    rng = np.random.default_rng(0)
+    for seed in range(10):
+        sim.reset("pick", 2_000_000 + seed)
+        objects = sim.task.layout.objects
+        for kind, question, answer in questions_for_scene(sim, rng, None):
+            if kind == "shape":
+                assert answer == next(o.shape for o in objects if o.colour in question)
+            if kind == "count" and "objects" in question:
+                assert answer == ("zero one two three four five".split())[len(objects)]
+            if kind == "extreme":
+                sizes = sorted(objects, key=lambda o: o.size)
+                assert answer == (sizes[-1] if "largest" in question else sizes[0]).name
+            if kind == "table":
+                assert answer == sim.task.layout.table
+    sim.close()
+
+
+def test_write_load_round_trip_and_any_hf_dataset(tmp_path, examples):
+    data = load_vqa(write_vqa(iter(examples[:20]), tmp_path / "vqa"))
+    assert len(data) == 20 and data[3]["question"] == examples[3].question and data[3]["answer"] == examples[3].answer
+    assert np.array_equal(np.asarray(data[3]["image"]), examples[3].image)
+    # Another dataset's layout: other column names, a list of answers, loaded by path.
+    other = datasets.Dataset.from_dict(
+        {"picture": [{"bytes": None, "path": None}] * 0 or [e.image for e in examples[:4]],
+         "q": [e.question for e in examples[:4]], "answers": [[e.answer, "x"] for e in examples[:4]]},
+        features=datasets.Features(picture=datasets.Image(), q=datasets.Value("string"),
+                                   answers=datasets.Sequence(datasets.Value("string"))),
+    )  # fmt: skip
+    (tmp_path / "other/data").mkdir(parents=True)
+    other.to_parquet(str(tmp_path / "other/data/train-00000-of-00001.parquet"))
+    loaded = load_vqa(tmp_path / "other", image_column="picture", question_column="q", answer_column="answers")
+    assert loaded[1]["answer"] == examples[1].answer and loaded[1]["question"] == examples[1].question
+    with pytest.raises(ValueError, match="lacks columns"):
+        load_vqa(tmp_path / "other")
