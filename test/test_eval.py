@@ -189,7 +189,14 @@ def test_model_card_section_is_replaced_not_repeated(tmp_path):
 
 
 def test_camera_comes_from_the_model_folder(tmp_path):
-    assert cli.training_info(tmp_path) == {}
-    (tmp_path / "training.json").write_text(json.dumps({"camera": "wrist", "camera_size": [96, 128], "lr": 1e-3}))
-    assert cli.training_info(tmp_path) == {"camera": "wrist", "camera_size": [96, 128]}
+    model, data = tmp_path / "model", tmp_path / "data"
+    model.mkdir()
+    data.mkdir()
+    assert cli.training_info(model) == {}
+    # As `rt2 train` writes it: options under "args"; the image size is the training dataset's.
+    (data / "info.json").write_text(json.dumps({"image_shapes": {"wrist": [96, 128, 3]}}))
+    (model / "training.json").write_text(json.dumps({"step": 9, "args": {"camera": "wrist", "data": [str(data)]}}))
+    assert cli.training_info(model) == {"camera": "wrist", "camera_size": [96, 128]}
+    (model / "training.json").write_text(json.dumps({"camera": "scene", "camera_size": [64, 64], "robot": "panda"}))
+    assert cli.training_info(model) == {"camera": "scene", "camera_size": [64, 64], "robot": "panda"}
     assert cli._size([96, 128]) == (96, 128) and cli._size(64) == (64, 64)

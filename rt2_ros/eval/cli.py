@@ -19,8 +19,8 @@ from rt2_ros.sim.robots import ROBOTS
 from rt2_ros.sim.scene import CAMERAS, SCENE_CAMERA
 from rt2_ros.sim.tasks import task_names
 
-# Files a model folder may carry with the camera it was trained on: {"camera": "scene", "camera_size": [h, w]}.
-TRAINING_FILES = ("training.json", "train_config.json")
+# `rt2 train` writes training.json into the model folder: its options under "args" (camera, data paths).
+TRAINING_FILE = "training.json"
 DEFAULT_SIZE = 224
 
 
@@ -44,20 +44,32 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--dtype", default="float32", help="float32, bfloat16, int8 (default: float32)")
     parser.add_argument("--action-scale", type=float, nargs=6, metavar="S", help="per-dimension factor (default: 1)")
     parser.add_argument("--gifs", type=int, default=2, help="GIFs per category and model (default: %(default)s)")
-    parser.add_argument("--out", type=Path, default=Path("eval"), help="output folder (default: %(default)s)")
+    parser.add_argument("--out", type=Path, default=Path("outputs/eval"), help="output folder (default: %(default)s)")
     parser.add_argument("--model-card", type=Path, help="also write the table into this README.md's Evaluation section")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
 
 def training_info(folder: str | Path) -> dict[str, Any]:
-    """What a model folder says about its training data's robot and camera ({} when it says nothing)."""
-    for name in TRAINING_FILES:
-        path = Path(folder) / name
-        if path.is_file():
-            data = json.loads(path.read_text())
-            return {key: data[key] for key in ("robot", "camera", "camera_size") if key in data}
-    return {}
+    """The robot, camera and image size a model was trained on, as far as its folder says ({} if it says nothing).
+
+    Keys `robot`, `camera`, `camera_size` ([h, w]) at the top of training.json or in its `args`; a missing
+    size is read from the first training dataset's info.json (`args.data`) when that path still exists.
+    """
+    path = Path(folder) / TRAINING_FILE
+    if not path.is_file():
+        return {}
+    data = json.loads(path.read_text())
+    args = data.get("args") if isinstance(data.get("args"), dict) else {}
+    info = {key: data.get(key, args.get(key)) for key in ("robot", "camera", "camera_size")}
+    info = {key: value for key, value in info.items() if value is not None}
+    datasets = args.get("data") or []
+    if "camera_size" not in info and datasets and (Path(datasets[0]) / "info.json").is_file():
+        shapes = json.loads((Path(datasets[0]) / "info.json").read_text()).get("image_shapes", {})
+        shape = shapes.get(info.get("camera", SCENE_CAMERA))
+        if shape:
+            info["camera_size"] = shape[:2]
+    return info
 
 
 def _size(value: Any) -> tuple[int, int]:
