@@ -134,7 +134,12 @@ def run_episode(
     instance = sim.reset(task, seed)
     agent.reset(sim)
     period = 1.0 / sim.control_rate_hz
-    supervisor = Supervisor(SupervisorConfig(control_period_s=period, action_scale=tuple(options.action_scale)))
+    config = SupervisorConfig(
+        control_period_s=period,
+        action_scale=tuple(options.action_scale),
+        instruction_timeout_s=options.max_steps * period + 1.0,  # the step limit is this loop's timeout
+    )
+    supervisor = Supervisor(config)
     supervisor.on_instruction(instance.instruction, sim.time)
     frames: list[np.ndarray] = []
     held, steps, end, act_ms = 0, 0, "step_limit", 0.0
