@@ -200,3 +200,10 @@ def test_camera_comes_from_the_model_folder(tmp_path):
     (model / "training.json").write_text(json.dumps({"camera": "scene", "camera_size": [64, 64], "robot": "panda"}))
     assert cli.training_info(model) == {"camera": "scene", "camera_size": [64, 64], "robot": "panda"}
     assert cli._size([96, 128]) == (96, 128) and cli._size(64) == (64, 64)
+
+
+def test_rt2_eval_refuses_bad_arguments(capsys):
+    assert cli.main([]) == 2  # nothing to evaluate
+    assert cli.main(["--expert", "--label", "x"]) == 2  # a label without a model
+    assert cli.main(["--model", "a", "--compare", "b", "--label", "x", "--label", "x"]) == 2
+    assert "labels must differ" in capsys.readouterr().err

@@ -92,7 +92,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     # Heavy imports only once the arguments are known good.
-    import torch
     from tqdm import tqdm
 
     from rt2_ros.eval.report import Run, markdown_report, summarize, write_model_card, write_report
@@ -101,9 +100,14 @@ def main(argv: list[str] | None = None) -> int:
     from rt2_ros.policy import Policy
     from rt2_ros.sim.env import TabletopSim
 
-    torch.manual_seed(0)
     cells = build_cells(args.episodes, tuple(args.categories), tuple(args.tasks) if args.tasks else None)
-    labels = args.label + [Path(m).name for m in models[len(args.label) :]]
+    # A folder's name is the default column; two folders of one name (runs/a/model, runs/b/model) give their paths.
+    names = [Path(m).name for m in models]
+    defaults = [name if names.count(name) == 1 else model for name, model in zip(names, models, strict=True)]
+    labels = args.label + defaults[len(args.label) :]
+    if len(set(labels)) < len(labels):
+        print(f"rt2 eval: error: labels must differ, got {labels}", file=sys.stderr)
+        return 2
     plans = [(label, model, training_info(model)) for label, model in zip(labels, models, strict=True)]
     if args.expert:
         plans.append(("expert", "expert", {}))
