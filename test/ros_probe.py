@@ -26,13 +26,13 @@ def stamp_seconds(stamp) -> float:
 
 
 class RosProbe:
-    def __init__(self, node_name: str = "rt2_node") -> None:
+    def __init__(self, node_name: str = "rt2_node", image_topic: str = "/camera/color/image_raw") -> None:
         rclpy.init()
         self.node = Node("rt2_test_probe")
         reliable = QoSProfile(depth=100)
-        self.image_pub = self.node.create_publisher(Image, "/camera/color/image_raw", qos_profile_sensor_data)
+        self.image_pub = self.node.create_publisher(Image, image_topic, qos_profile_sensor_data)
         self.compressed_pub = self.node.create_publisher(
-            CompressedImage, "/camera/color/image_raw/compressed", qos_profile_sensor_data
+            CompressedImage, f"{image_topic}/compressed", qos_profile_sensor_data
         )
         self.instruction_pub = self.node.create_publisher(String, "/instruction", reliable)
         self.twists: list[tuple[float, TwistStamped]] = []

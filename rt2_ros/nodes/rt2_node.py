@@ -190,7 +190,13 @@ class RT2Node(Node):
                     continue
                 frame, self._used_seq = self._frame, self._frame_seq
                 instruction, episode = self.supervisor.instruction, self.supervisor.episode
-            self._run_policy(frame, instruction, episode)
+            try:
+                self._run_policy(frame, instruction, episode)
+            except Exception as error:  # this thread must outlive anything: a dead one would never move again
+                with self._lock:
+                    self.supervisor.on_fault(f"{type(error).__name__}: {error}", time.monotonic())
+                    self._track_running()
+                self.get_logger().error(f"inference step failed, arm stopped: {type(error).__name__}: {error}")
 
     def _run_policy(self, frame: Frame, instruction: str, episode: int) -> None:
         if self._reset_policy.is_set():
