@@ -58,6 +58,19 @@ def children():
     processes.end_all()
 
 
+@pytest.fixture
+def ros_node():
+    """An rclpy node in the test process, for publishing to and calling the processes under test."""
+    import rclpy
+    from rclpy.node import Node
+
+    rclpy.init()
+    node = Node("rt2_test")
+    yield node
+    node.destroy_node()
+    rclpy.try_shutdown()
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A tiny random PaliGemma-style VLA folder with 256 added action tokens, built once per session (~2 s).

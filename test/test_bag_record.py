@@ -12,7 +12,6 @@ import time
 
 import numpy as np
 import pytest
-import rclpy
 from geometry_msgs.msg import TwistStamped
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
@@ -45,15 +44,6 @@ class Lines:
                 continue
             self.seen.append(line)
         raise AssertionError(f"no line with {text!r} within {timeout} s; got: {self.seen}")
-
-
-@pytest.fixture
-def node():
-    rclpy.init()
-    node = Node("rt2_test_bag_publisher")
-    yield node
-    node.destroy_node()
-    rclpy.try_shutdown()
 
 
 def sample_messages(n: int) -> dict[str, list]:
@@ -118,8 +108,8 @@ def assert_recorded(out, sent: dict[str, list]) -> None:
         assert received[topic] == messages, topic
 
 
-def test_record_mcap_by_default_over_real_dds(node, children, tmp_path):
-    out, sent = publish_and_record(node, children, tmp_path, "mcap")
+def test_record_mcap_by_default_over_real_dds(ros_node, children, tmp_path):
+    out, sent = publish_and_record(ros_node, children, tmp_path, "mcap")
     assert len(list(out.glob("*.mcap"))) == 1
     assert_recorded(out, sent)
     with BagReader(out) as reader:  # the offered QoS is kept, so replay can offer the same
@@ -127,8 +117,8 @@ def test_record_mcap_by_default_over_real_dds(node, children, tmp_path):
         assert image_qos and image_qos[0].reliability.name == "BEST_EFFORT"
 
 
-def test_record_sqlite3_on_request(node, children, tmp_path):
-    out, sent = publish_and_record(node, children, tmp_path, "sqlite3", n=3)
+def test_record_sqlite3_on_request(ros_node, children, tmp_path):
+    out, sent = publish_and_record(ros_node, children, tmp_path, "sqlite3", n=3)
     assert len(list(out.glob("*.db3"))) == 1
     assert_recorded(out, sent)
 

@@ -12,15 +12,6 @@ from rclpy.node import Node
 from rt2_ros.msg import PolicyStatus, VLAAction
 
 
-@pytest.fixture
-def ros_node():
-    rclpy.init()
-    node = Node("rt2_test_publisher")
-    yield node
-    node.destroy_node()
-    rclpy.try_shutdown()
-
-
 def publish_until_received(node: Node, message, topic: str, listener) -> dict:
     publisher = node.create_publisher(type(message), topic, 10)
     deadline = time.monotonic() + 30

@@ -25,15 +25,6 @@ SENSOR_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT)
 LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
-@pytest.fixture
-def ros_node():
-    rclpy.init()
-    node = Node("rt2_test_sim_client")
-    yield node
-    node.destroy_node()
-    rclpy.try_shutdown()
-
-
 def spin_until(node: Node, condition, timeout: float = 30.0, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while not condition():
