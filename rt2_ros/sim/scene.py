@@ -35,12 +35,7 @@ SCENE_CAMERA = "scene"
 WRIST_CAMERA = "wrist"
 CAMERAS = (SCENE_CAMERA, WRIST_CAMERA)
 PARK_Z = -2.0  # tiles: below the floor, out of every camera's view
-TILE_QUAT = [
-    math.cos(math.pi / 4),
-    0,
-    0,
-    math.sin(math.pi / 4),
-]  # symbols read upright in the scene camera  # below the floor, out of every camera's view
+TILE_QUAT = [math.cos(math.pi / 4), 0, 0, -math.sin(math.pi / 4)]  # symbols read upright in the scene camera
 
 
 @dataclass(frozen=True)
@@ -152,7 +147,8 @@ def _add_objects(spec: mujoco.MjSpec) -> list[tuple[str, str, str, tuple[float, 
 
 def _add_tiles(spec: mujoco.MjSpec) -> None:
     for symbol in SYMBOLS:
-        _add_texture(spec, f"tile_{symbol}", tile_texture(symbol))
+        # MuJoCo maps a 2D texture onto the tile's top face mirrored in u, so flip it to read correctly.
+        _add_texture(spec, f"tile_{symbol}", tile_texture(symbol)[:, ::-1])
         spec.add_material(name=f"tile_{symbol}", textures=["", f"tile_{symbol}"], texuniform=False, texrepeat=[1, 1])
         body = spec.worldbody.add_body(name=f"tile_{symbol}", mocap=True, pos=[0, 0, PARK_Z])
         # Visual only: objects stand on the table through a 1 mm tile, which keeps contacts simple.
@@ -170,8 +166,9 @@ def _add_tiles(spec: mujoco.MjSpec) -> None:
 
 def _add_cameras(spec: mujoco.MjSpec, robot: RobotConfig) -> None:
     # Across the table from the robot, looking down at the workspace, like a person watching it work.
-    pos = np.array([0.95, 0.0, 1.0])
-    spec.worldbody.add_camera(name=SCENE_CAMERA, pos=pos, quat=look_at_quat(pos, [0.42, 0, 0.0], [0, 0, 1]), fovy=50)
+    # Framed on the workspace so that objects and tile symbols stay several pixels wide at 96x96.
+    pos = np.array([1.0, 0.0, 0.8])
+    spec.worldbody.add_camera(name=SCENE_CAMERA, pos=pos, quat=look_at_quat(pos, [0.45, 0, 0.06], [0, 0, 1]), fovy=42)
     wrist_pos = np.array(robot.wrist_camera_pos)
     spec.body(robot.gripper_body).add_camera(
         name=WRIST_CAMERA, pos=wrist_pos, quat=look_at_quat(wrist_pos, robot.wrist_camera_target, [1, 0, 0]), fovy=75
