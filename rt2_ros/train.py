@@ -18,6 +18,7 @@ import contextlib
 import copy
 import json
 import math
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -289,7 +290,13 @@ def main(argv: list[str] | None = None) -> int:
     examples_per_step = args.batch_size * args.grad_accum * accelerator.num_processes
     tb = SummaryWriter(str(run / "tb")) if main_process else None
     log = (run / "metrics.jsonl").open("a") if main_process else None
-    bar = tqdm(total=args.steps, initial=start_step, desc="train", disable=args.no_progress or not main_process)
+    bar = tqdm(
+        total=args.steps,
+        initial=start_step,
+        desc="train",
+        disable=args.no_progress or not main_process,
+        mininterval=0.1 if sys.stderr.isatty() else 60,  # a log file gets a line a minute
+    )
     window: list[float] = []
     tick = time.perf_counter()
     batches_iter = iter(loader)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,11 @@ def collect(
         "tasks": {},
     }
     start = time.perf_counter()
-    bar = tqdm(total=episodes_per_task * len(tasks), desc="collect", unit="ep", disable=not progress)
+    # In a log file (nohup), a bar redrawn every episode would bury everything else.
+    interval = 0.1 if sys.stderr.isatty() else 30
+    bar = tqdm(
+        total=episodes_per_task * len(tasks), desc="collect", unit="ep", disable=not progress, mininterval=interval
+    )
     with EpisodeWriter(out, overwrite=overwrite) as writer:
         for task in tasks:
             kept, failed, steps = [], [], 0

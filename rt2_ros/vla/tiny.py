@@ -20,8 +20,9 @@ from rt2_ros.vla.vocab import STRATEGIES
 SIZES: dict[str, dict[str, int]] = {
     "tiny": dict(image=32, patch=8, v_hidden=64, v_layers=2, v_heads=2, hidden=64, layers=2, heads=2, inter=128),
     "30m": dict(image=224, patch=14, v_hidden=384, v_layers=4, v_heads=6, hidden=512, layers=6, heads=8, inter=2048),
-    # The sim default model (rt2 train --tiny): ~20M parameters at the sim cameras' 96 px, 144 image tokens.
-    "20m-96": dict(image=96, patch=8, v_hidden=256, v_layers=4, v_heads=4, hidden=384, layers=6, heads=6, inter=1536),
+    # The sim default model (rt2 train --tiny): ~18M parameters at the sim cameras' 96 px; 64 image tokens
+    # (patch 12) train about twice as fast as 144 (patch 8) on 2 cores.
+    "20m-96": dict(image=96, patch=12, v_hidden=256, v_layers=4, v_heads=4, hidden=384, layers=6, heads=6, inter=1536),
     "100m": dict(image=224, patch=14, v_hidden=512, v_layers=6, v_heads=8, hidden=768, layers=10, heads=12, inter=3072),
 }
 
