@@ -75,10 +75,14 @@ class Policy:
         decoding: str = "kv",
         dtype: str = "float32",
         chain_of_thought: bool = False,
+        compile: bool = False,
         **kw: Any,
     ) -> Policy:
-        """Load a model folder. kw: temperature (0 = greedy), seed, allow_untrained_parallel (benchmarks only)."""
-        return cls(VLA.from_pretrained(path, dtype=dtype), decoding=decoding, chain_of_thought=chain_of_thought, **kw)
+        """Load a model folder. compile: torch.compile the vision tower (see VLA.from_pretrained).
+        kw: temperature (0 = greedy), seed, allow_untrained_parallel (benchmarks only).
+        """
+        vla = VLA.from_pretrained(path, dtype=dtype, compile=compile)
+        return cls(vla, decoding=decoding, chain_of_thought=chain_of_thought, **kw)
 
     def reset(self) -> None:
         """Start a new episode: sampling restarts from the seed, so episodes replay identically."""

@@ -117,3 +117,12 @@ def test_readme_policy_example_runs(tmp_path, capsys):
     exec(code.replace("/tmp/tiny-vla", str(tmp_path / "tiny-vla")), {})
     printed = capsys.readouterr().out.splitlines()
     assert len(json.loads(printed[0])) == 8
+
+
+@pytest.mark.slow
+def test_compiled_vision_tower_gives_the_same_actions(tiny_model_dir):
+    images = [np.random.default_rng(i).integers(0, 256, (64, 64, 3), dtype=np.uint8) for i in range(2)]
+    plain = Policy.from_pretrained(tiny_model_dir)
+    compiled = Policy.from_pretrained(tiny_model_dir, compile=True)
+    for image in images:
+        assert compiled.act(image, "pick up the cube").tokens == plain.act(image, "pick up the cube").tokens

@@ -18,6 +18,8 @@ PARAMETERS: dict[str, tuple[object, str]] = {
     "model_path": ("", "model folder (save_pretrained layout with the action-token config) or hub id"),
     "decoding": ("kv", "kv (KV-cached, default), generate, or parallel (models trained for it)"),
     "chain_of_thought": (False, "ask the model for 'Plan: ...' before the action"),
+    "dtype": ("float32", "float32, bfloat16 or int8 (dynamic quantisation, CPU)"),
+    "compile": (False, "torch.compile the vision encoder (slow first action, faster after)"),
     "control_rate": (10.0, "model actions per second (Hz); the actions are deltas per control step"),
     "servo_rate": (50.0, "twist publish rate (Hz); keep above 1/incoming_command_timeout of Servo"),
     "servo_frame": ("base_link", "frame_id of the published twists (the frame the deltas are in)"),
@@ -54,6 +56,8 @@ class NodeParams:
     model_path: str
     decoding: str
     chain_of_thought: bool
+    dtype: str
+    compile: bool
     control_rate: float
     servo_rate: float
     servo_frame: str

@@ -88,8 +88,9 @@ class RT2Node(Node):
 
         if not self.params.model_path:
             raise SystemExit("rt2_node: parameter model_path is empty; set it to a model folder")
+        p = self.params
         return Policy.from_pretrained(
-            self.params.model_path, decoding=self.params.decoding, chain_of_thought=self.params.chain_of_thought
+            p.model_path, decoding=p.decoding, dtype=p.dtype, chain_of_thought=p.chain_of_thought, compile=p.compile
         )
 
     def _create_interfaces(self) -> None:

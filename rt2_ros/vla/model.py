@@ -69,11 +69,21 @@ class VLA:
     # ---- loading and saving -------------------------------------------------------------------
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, *, dtype: str = "float32") -> VLA:
-        """Load an rt2_ros model folder (transformers files + rt2_config.json)."""
+    def from_pretrained(cls, path: str | Path, *, dtype: str = "float32", compile: bool = False) -> VLA:
+        """Load an rt2_ros model folder (transformers files + rt2_config.json).
+
+        compile=True runs the vision tower through torch.compile: the image encoding has the same
+        shapes on every call and dominates the prompt prefill, so it is where compiling helps; the
+        language model's shapes change every decoding step and would recompile. The first call
+        pays the compilation (tens of seconds).
+        """
         config = VLAConfig.load(path)  # first: a folder without the action config fails before any weights load
         model, processor = _load_transformers(path)
-        return cls(_to_dtype(model, dtype), processor, config, name=Path(str(path)).name, dtype=dtype)
+        model = _to_dtype(model, dtype)
+        if compile:
+            inner = model.model if hasattr(model, "model") else model
+            inner.vision_tower = torch.compile(inner.vision_tower, dynamic=False)
+        return cls(model, processor, config, name=Path(str(path)).name, dtype=dtype)
 
     @classmethod
     def from_base(
