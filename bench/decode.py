@@ -5,6 +5,8 @@ the larger two) every variant is timed round-robin on the same images in one run
 load hits them alike. "same" is the share of actions whose 8 tokens equal fp32 `generate`'s,
 "same/dtype" the share equal to `generate`'s at the same precision. Random weights give nearly
 flat logits, so reduced precision flips many argmaxes here; a trained model's are far apart.
+"float32+compile" is fp32 with the vision tower through torch.compile (compiled in the warm-up;
+skipped by --quick and --no-compile).
 Run: `rt2 bench decode [--quick]`; writes bench/results/decode.json.
 """
 
@@ -29,18 +31,23 @@ from rt2_ros.vla.tiny import SIZES, build_tiny_vla
 
 DTYPES = ("float32", "bfloat16", "int8")
 DECODINGS = ("generate", "kv", "parallel")
+COMPILED = "float32+compile"
 INSTRUCTION = "pick up the red cube and put it in the bowl"
 
 
-def measure_size(size: str, repeats: int, warmup: int, progress) -> list[dict]:
+def measure_size(size: str, repeats: int, warmup: int, progress, compile_: bool) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         progress(f"[{size}] building the model")
         folder = build_tiny_vla(Path(tmp) / f"bench-{size}", size=size, seed=0)
         models = {dtype: VLA.from_pretrained(folder, dtype=dtype) for dtype in DTYPES}
+        if compile_:  # torch.compile of the vision tower; its compilation happens in the warm-up
+            models[COMPILED] = VLA.from_pretrained(folder, compile=True)
     n_params = sum(p.numel() for p in models["float32"].model.parameters())
     rng = np.random.default_rng(0)
     images = [rng.integers(0, 256, size=(240, 320, 3), dtype=np.uint8) for _ in range(repeats)]
     variants = [(dtype, decoding) for dtype in DTYPES for decoding in DECODINGS]
+    if compile_:
+        variants += [(COMPILED, "kv"), (COMPILED, "parallel")]
     prompt = models["float32"].action_prompt(INSTRUCTION)
     inputs = {dtype: [vla.encode_prompt(image, prompt) for image in images] for dtype, vla in models.items()}
     for dtype, decoding in variants:  # warm-up: first calls pay for allocation and kernel selection
@@ -61,7 +68,7 @@ def measure_size(size: str, repeats: int, warmup: int, progress) -> list[dict]:
     for dtype, decoding in variants:
         ms = np.array(times[(dtype, decoding)])
         same = np.mean([a == b for a, b in zip(tokens[(dtype, decoding)], reference, strict=True)])
-        own = tokens[(dtype, "generate")]  # the exactness claim: fast paths vs generate at the same precision
+        own = tokens[(dtype.split("+")[0], "generate")]  # the exactness claim: vs generate at the same precision
         same_dtype = np.mean([a == b for a, b in zip(tokens[(dtype, decoding)], own, strict=True)])
         rows.append(
             {
@@ -81,12 +88,12 @@ def measure_size(size: str, repeats: int, warmup: int, progress) -> list[dict]:
 
 
 def table(rows: list[dict]) -> str:
-    head = f"{'size':<5} {'params':>7} {'dtype':<9} {'decoding':<9} {'median ms':>10} {'p90 ms':>9}"
+    head = f"{'size':<5} {'params':>7} {'dtype':<15} {'decoding':<9} {'median ms':>10} {'p90 ms':>9}"
     head += f" {'speedup':>8} {'same':>5} {'same/dtype':>10}"
     lines = [head, "-" * len(head)]
     for r in rows:
         lines.append(
-            f"{r['size']:<5} {r['params_m']:>6}M {r['dtype']:<9} {r['decoding']:<9} {r['median_ms']:>10.1f} "
+            f"{r['size']:<5} {r['params_m']:>6}M {r['dtype']:<15} {r['decoding']:<9} {r['median_ms']:>10.1f} "
             f"{r['p90_ms']:>9.1f} {r['speedup_vs_generate_fp32']:>7.2f}x {r['same_tokens_as_generate_fp32']:>5.2f}"
             f" {r['same_tokens_as_generate_same_dtype']:>10.2f}"
         )
@@ -100,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     # Explicit default: the issue's three sizes, whatever other sizes the factory grows.
     parser.add_argument("--sizes", default="tiny,30m,100m", help=f"comma-separated, from {', '.join(SIZES)}")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile variants (slow warm-up)")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "decode.json")
     args = parser.parse_args(argv)
     sizes = [s for s in args.sizes.split(",") if s]
@@ -114,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         print(message, file=sys.stderr, flush=True)
 
     started = time.time()
-    rows = [row for size in sizes for row in measure_size(size, repeats, warmup, progress)]
+    compile_ = not (args.no_compile or args.quick)
+    rows = [row for size in sizes for row in measure_size(size, repeats, warmup, progress, compile_)]
     print(table(rows))
     goal = next((r for r in rows if (r["size"], r["dtype"], r["decoding"]) == ("30m", "float32", "kv")), None)
     result = {
