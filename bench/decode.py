@@ -7,7 +7,9 @@ load hits them alike. "same" is the share of actions whose 8 tokens equal fp32 `
 flat logits, so reduced precision flips many argmaxes here; a trained model's are far apart.
 "float32+compile" is fp32 with the vision tower through torch.compile (compiled in the warm-up;
 skipped by --quick and --no-compile).
-Run: `rt2 bench decode [--quick]`; writes bench/results/decode.json.
+`--model FOLDER` adds a trained model, timed on sim frames with task instructions: with its peaked
+logits, "same" then says whether bf16 / int8 keep fp32's greedy tokens on the inputs that matter.
+Run: `rt2 bench decode [--quick] [--model models/rt2-sim]`; writes bench/results/decode.json.
 """
 
 from __future__ import annotations
@@ -36,20 +38,43 @@ INSTRUCTION = "pick up the red cube and put it in the bowl"
 
 
 def measure_size(size: str, repeats: int, warmup: int, progress, compile_: bool) -> list[dict]:
+    """A random-weight model of the factory's size, on random images."""
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 256, size=(240, 320, 3), dtype=np.uint8) for _ in range(repeats)]
     with tempfile.TemporaryDirectory() as tmp:
         progress(f"[{size}] building the model")
         folder = build_tiny_vla(Path(tmp) / f"bench-{size}", size=size, seed=0)
-        models = {dtype: VLA.from_pretrained(folder, dtype=dtype) for dtype in DTYPES}
-        if compile_:  # torch.compile of the vision tower; its compilation happens in the warm-up
-            models[COMPILED] = VLA.from_pretrained(folder, compile=True)
+        return measure_folder(size, folder, images, [INSTRUCTION] * repeats, warmup, progress, compile_)
+
+
+def measure_trained(folder: Path, repeats: int, warmup: int, progress, compile_: bool) -> list[dict]:
+    """A trained model on the sim frames and instructions it was trained for: where "same" is meaningful."""
+    from rt2_ros.sim import TabletopSim, task_names
+
+    sim = TabletopSim("ur5e", cameras={"scene": (224, 224)})
+    images, instructions = [], []
+    for i in range(repeats):
+        task = sim.reset(task_names()[i % len(task_names())], seed=1_000_000 + i)
+        images.append(sim.render("scene"))
+        instructions.append(task.instruction)
+    sim.close()
+    return measure_folder(folder.name, folder, images, instructions, warmup, progress, compile_)
+
+
+def measure_folder(label, folder, images, instructions, warmup, progress, compile_) -> list[dict]:
+    size, repeats = label, len(images)
+    models = {dtype: VLA.from_pretrained(folder, dtype=dtype) for dtype in DTYPES}
+    if compile_:  # torch.compile of the vision tower; its compilation happens in the warm-up
+        models[COMPILED] = VLA.from_pretrained(folder, compile=True)
     n_params = sum(p.numel() for p in models["float32"].model.parameters())
-    rng = np.random.default_rng(0)
-    images = [rng.integers(0, 256, size=(240, 320, 3), dtype=np.uint8) for _ in range(repeats)]
     variants = [(dtype, decoding) for dtype in DTYPES for decoding in DECODINGS]
     if compile_:
         variants += [(COMPILED, "kv"), (COMPILED, "parallel")]
-    prompt = models["float32"].action_prompt(INSTRUCTION)
-    inputs = {dtype: [vla.encode_prompt(image, prompt) for image in images] for dtype, vla in models.items()}
+    prompts = [models["float32"].action_prompt(text) for text in instructions]
+    inputs = {
+        dtype: [vla.encode_prompt(image, prompt) for image, prompt in zip(images, prompts, strict=True)]
+        for dtype, vla in models.items()
+    }
     for dtype, decoding in variants:  # warm-up: first calls pay for allocation and kernel selection
         for _ in range(warmup):
             decode_action(models[dtype], inputs[dtype][0], decoding=decoding)
@@ -108,6 +133,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="tiny,30m,100m", help=f"comma-separated, from {', '.join(SIZES)}")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile variants (slow warm-up)")
+    parser.add_argument(
+        "--model",
+        type=Path,
+        action="append",
+        default=[],
+        help="also a trained model folder, on sim frames and task instructions (repeatable)",
+    )
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "decode.json")
     args = parser.parse_args(argv)
     sizes = [s for s in args.sizes.split(",") if s]
@@ -124,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     compile_ = not (args.no_compile or args.quick)
     rows = [row for size in sizes for row in measure_size(size, repeats, warmup, progress, compile_)]
+    rows += [row for folder in args.model for row in measure_trained(folder, repeats, warmup, progress, compile_)]
     print(table(rows))
     goal = next((r for r in rows if (r["size"], r["dtype"], r["decoding"]) == ("30m", "float32", "kv")), None)
     result = {
