@@ -216,6 +216,13 @@ def save_model(vla: VLA, model, folder: Path, dtype: str, info: dict[str, Any]) 
         tmp.rename(folder)
 
 
+def _truncate_metrics(path: Path, step: int) -> None:
+    """Drop what a killed run logged after its last checkpoint: the resumed run logs those steps again."""
+    if path.exists():
+        lines = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= step]
+        path.write_text("".join(line + "\n" for line in lines))
+
+
 def main(argv: list[str] | None = None) -> int:
     import transformers
     from accelerate import Accelerator
@@ -278,6 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         set_rng_state(state["rng"])
         if main_process:
             print(f"resuming {run} at step {start_step} from {resume.name}")
+            _truncate_metrics(run / "metrics.jsonl", start_step)
     model, optimizer = accelerator.prepare(model, optimizer)  # the scheduler is stepped by hand, once per step
 
     micro_per_step = args.grad_accum

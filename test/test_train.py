@@ -60,6 +60,8 @@ def test_resume_after_kill_matches_an_uninterrupted_run(tmp_path, data, children
         assert torch.equal(value, resumed["model"][key]), key
     assert whole["optimizer"]["state"][0]["exp_avg"].equal(resumed["optimizer"]["state"][0]["exp_avg"])
     assert whole["scheduler"] == resumed["scheduler"]
+    logged = [m["step"] for m in metrics(killed) if "train/loss" in m]
+    assert logged == list(range(1, 41)), "steps logged after the last checkpoint are dropped on resume"
     last = {m["step"]: m["train/loss"] for m in metrics(killed) if "train/loss" in m}
     assert last[40] == {m["step"]: m["train/loss"] for m in metrics(tmp_path / "whole") if "train/loss" in m}[40]
 
