@@ -67,7 +67,7 @@ def test_resume_after_kill_matches_an_uninterrupted_run(tmp_path, data, children
 
 
 @pytest.mark.slow
-def test_two_minute_run_lowers_the_loss_and_saves_a_policy(tmp_path, data):
+def test_a_150_step_run_lowers_the_loss_and_saves_a_policy(tmp_path, data):
     run = tmp_path / "run"
     assert (
         train([str(run), *common(data, 150), "--log-every", "10", "--eval-every", "75", "--checkpoint-every", "75"])
