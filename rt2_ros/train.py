@@ -216,6 +216,18 @@ def save_model(vla: VLA, model, folder: Path, dtype: str, info: dict[str, Any]) 
         tmp.rename(folder)
 
 
+def data_facts(paths: list[str], camera: str) -> dict[str, Any]:
+    """What a model folder must say about its inputs (robot, camera, camera_size) once the data is gone."""
+    from rt2_ros.data.dataset import read_episode_table, read_info
+
+    if not paths:
+        return {"camera": camera}
+    info = read_info(paths[0])
+    robots = sorted({e["robot"] for path in paths for e in read_episode_table(path)})
+    return {"robot": robots[0] if len(robots) == 1 else robots, "camera": camera,
+            "camera_size": info["image_shapes"][camera][:2]}  # fmt: skip
+
+
 def _truncate_metrics(path: Path, step: int) -> None:
     """Drop what a killed run logged after its last checkpoint: the resumed run logs those steps again."""
     if path.exists():
@@ -295,6 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         sampler=range(start_step * micro_per_step, args.steps * micro_per_step),
         num_workers=args.workers,
     )
+    facts = data_facts(args.data, args.camera)
     examples_per_step = args.batch_size * args.grad_accum * accelerator.num_processes
     tb = SummaryWriter(str(run / "tb")) if main_process else None
     log = (run / "metrics.jsonl").open("a") if main_process else None
@@ -355,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             record(done, metrics)
             bar.write(f"step {done}: " + ", ".join(f"{k.split('/')[1]} {v:.3f}" for k, v in metrics.items()))
-            info = {"step": done, "train_hours": train_seconds / 3600, "args": vars(args), **metrics}
+            info = {"step": done, "train_hours": train_seconds / 3600, **facts, "args": vars(args), **metrics}
             score = metrics.get("val/action_token_acc", metrics.get("val/vqa_acc", 0.0))
             save_model(vla, unwrapped, run / "model", args.save_dtype, info)
             if score > best:

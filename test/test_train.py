@@ -80,6 +80,8 @@ def test_a_150_step_run_lowers_the_loss_and_saves_a_policy(tmp_path, data):
     config = VLAConfig.load(run / "model")
     expected = np.percentile(action_statistics([data / "robot"]), [1, 99], axis=0)
     assert np.allclose(config.actions.low[:6], expected[0][:6]) and config.actions.source == "percentile 1-99"
+    facts = json.loads((run / "model/training.json").read_text())
+    assert (facts["robot"], facts["camera"], facts["camera_size"]) == ("ur5e", "scene", [32, 32])
     policy = Policy.from_pretrained(run / "model")
     action = policy.act(np.zeros((32, 32, 3), np.uint8), "pick up the red cube")
     assert action.delta.shape == (6,)
