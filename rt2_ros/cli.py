@@ -12,7 +12,7 @@ import sys
 # name -> (module:function, one-line help). Keep in step with the README's command list.
 COMMANDS: dict[str, tuple[str, str]] = {
     "echo": ("rt2_ros.nodes.echo:main", "print messages of a topic, like `ros2 topic echo`"),
-    "demo": ("rt2_ros.nodes.message_demo:main", "run the main job: the demo in the README"),
+    "demo": ("rt2_ros.nodes.sim_demo:main", "the main job: rt2_node drives the sim arm over DDS (README)"),
     "node": ("rt2_ros.nodes.rt2_node:main", "run rt2_node, the policy node (takes --ros-args)"),
     "instruct": ("rt2_ros.nodes.instruct:main", "publish an instruction, like `ros2 topic pub --once /instruction`"),
     "bag": ("rt2_ros.bag.cli:main", "record the node's topics to a rosbag2, turn bags into episodes, list a bag"),

@@ -35,6 +35,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--categories", nargs="+", default=list(CATEGORIES), choices=CATEGORIES, metavar="CATEGORY")
     parser.add_argument("--tasks", nargs="+", choices=task_names(), metavar="TASK", help="default: every task")
     parser.add_argument("--episodes", type=int, default=10, help="episodes per (category, task) (default: %(default)s)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (default 1: OpenMP threads collapse on a busy machine)",
+    )
     parser.add_argument("--max-steps", type=int, default=200, help="control steps per episode (default: %(default)s)")
     parser.add_argument("--success-hold", type=int, default=3, help="steps success must hold to end early")
     parser.add_argument("--robot", choices=list(ROBOTS), default=None, help="default: the model's, else ur5e")
@@ -92,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     # Heavy imports only once the arguments are known good.
+    import torch
     from tqdm import tqdm
 
     from rt2_ros.eval.report import Run, markdown_report, summarize, write_model_card, write_report
@@ -99,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     from rt2_ros.eval.suite import build_cells, run_cells
     from rt2_ros.policy import Policy
     from rt2_ros.sim.env import TabletopSim
+
+    torch.set_num_threads(args.threads)
 
     cells = build_cells(args.episodes, tuple(args.categories), tuple(args.tasks) if args.tasks else None)
     # A folder's name is the default column; two folders of one name (runs/a/model, runs/b/model) give their paths.

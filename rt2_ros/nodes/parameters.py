@@ -20,6 +20,7 @@ PARAMETERS: dict[str, tuple[object, str]] = {
     "chain_of_thought": (False, "ask the model for 'Plan: ...' before the action"),
     "dtype": ("float32", "float32, bfloat16 or int8 (dynamic quantisation, CPU)"),
     "compile": (False, "torch.compile the vision encoder (slow first action, faster after)"),
+    "torch_threads": (1, "CPU threads for the model; more help only on an otherwise idle machine (0 = torch default)"),
     "control_rate": (10.0, "model actions per second (Hz); the actions are deltas per control step"),
     "servo_rate": (50.0, "twist publish rate (Hz); keep above 1/incoming_command_timeout of Servo"),
     "servo_frame": ("base_link", "frame_id of the published twists (the frame the deltas are in)"),
@@ -58,6 +59,7 @@ class NodeParams:
     chain_of_thought: bool
     dtype: str
     compile: bool
+    torch_threads: int
     control_rate: float
     servo_rate: float
     servo_frame: str

@@ -98,18 +98,21 @@ def write_gif(frames: list[np.ndarray], path: Path, fps: float) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rt2 demo", description=__doc__)
-    parser.add_argument("--robot", choices=sorted(SIM_ROBOT), default="ur5")
+    parser.add_argument("--robot", choices=sorted(SIM_ROBOT), help="default: the robot the model was trained on")
     parser.add_argument("--task", default="pick", help="sim task (see rt2_ros.sim.tasks)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--instruction", default="", help="default: the task's own instruction for this seed")
     parser.add_argument("--model", default=str(share_path("models/rt2-sim")))
-    parser.add_argument("--image-size", type=int, default=224)
-    parser.add_argument("--timeout", type=float, default=90.0, help="seconds after the instruction before giving up")
+    parser.add_argument("--image-size", type=int, help="camera side in px; default: the model's training camera")
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds after the instruction before giving up")
     parser.add_argument("--gif", type=Path, default=Path("outputs/demo.gif"))
     args = parser.parse_args(argv)
     if not (Path(args.model) / "rt2_config.json").is_file():
         print(f"rt2 demo: no model at {args.model} (a folder with rt2_config.json); give --model", file=sys.stderr)
         return 2
+    trained = _training_camera(Path(args.model))
+    args.robot = args.robot or {"ur5e": "ur5", "panda": "franka"}.get(trained.get("robot", ""), "ur5")
+    args.image_size = args.image_size or int(trained.get("camera_size", [224])[0])
 
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     children = [
@@ -146,6 +149,12 @@ def main(argv: list[str] | None = None) -> int:
         write_gif(watcher.frames, args.gif, fps=10)
         print(f"[demo] episode GIF with the debug overlay: {args.gif} ({len(watcher.frames)} frames)")
     return 0 if outcome == "success" else 1
+
+
+def _training_camera(model: Path) -> dict:
+    """The robot and camera size the model was trained with (training.json, written by rt2 train), if known."""
+    path = model / "training.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def _listening(watcher: DemoWatcher) -> bool:
