@@ -24,6 +24,7 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, qos_profile_sensor_data
 from sensor_msgs.msg import Image
 from std_msgs.msg import Bool, String
 
+from rt2_ros.camera_frames import rgb_from_raw
 from rt2_ros.launch_plan import plan_launch
 from rt2_ros.msg import PolicyStatus, VLAAction
 from rt2_ros.paths import share_path
@@ -86,7 +87,7 @@ class DemoWatcher(Node):
               f"  {msg.inference_ms:5.0f} ms" + ("  TERMINATE" if msg.terminate else ""), flush=True)  # fmt: skip
 
     def _on_debug_image(self, msg: Image) -> None:
-        self.frames.append(np.frombuffer(msg.data, np.uint8).reshape(msg.height, msg.width, 3).copy())
+        self.frames.append(rgb_from_raw(msg.encoding, msg.height, msg.width, msg.step, msg.data))
 
 
 def write_gif(frames: list[np.ndarray], path: Path, fps: float) -> None:
