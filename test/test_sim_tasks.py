@@ -57,6 +57,21 @@ def test_expert_episode_follows_the_conventions():
     sim.close()
 
 
+def test_dart_noise_moves_the_arm_off_path_but_records_the_clean_correcting_action():
+    sim = TabletopSim("ur5e", cameras={})
+    clean = run_expert(sim, "pick", 3, render=False)
+    noisy = run_expert(sim, "pick", 3, render=False, noise=0.02)
+    assert clean.success and noisy.success and noisy.metadata["noise"] == 0.02
+    # The executed motion was perturbed: the same plan took a different number of steps.
+    assert len(noisy.steps) != len(clean.steps)
+    noisy_again = run_expert(sim, "pick", 3, render=False, noise=0.02)
+    assert len(noisy_again.steps) == len(noisy.steps)  # seeded: the same noise every time
+    # The recorded actions are the expert's (its speed cap holds), not the perturbed motion.
+    actions = np.stack([s.action for s in noisy.steps])
+    assert np.linalg.norm(actions[:, :3], axis=1).max() <= 0.015 + 1e-6
+    sim.close()
+
+
 def test_pick_rejects_a_lift_that_is_too_low_and_an_object_that_is_not_held(sim):
     sim.reset("pick", 3)
     target = sim.task.target

@@ -31,6 +31,7 @@ def collect(
     size: int = 96,
     split: str = "train",
     start_seed: int = splits.ROBOT_SEED_START,
+    noise: float = 0.0,
     overwrite: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
@@ -46,6 +47,7 @@ def collect(
         "cameras": list(cameras),
         "size": size,
         "split": split,
+        "noise": noise,
         "held_out": {
             "colours": splits.HELD_OUT_COLOURS,
             "tables": splits.HELD_OUT_TABLES,
@@ -67,7 +69,7 @@ def collect(
                 if len(kept) == episodes_per_task:
                     break
                 seed = next(seeds)
-                episode = run_expert(sim, task, seed)
+                episode = run_expert(sim, task, seed, noise=noise)
                 if episode.success:
                     writer.add(episode)
                     kept.append(seed)
@@ -96,6 +98,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=96, help="square image side in pixels")
     parser.add_argument("--split", default="train", choices=["train"])
     parser.add_argument("--start-seed", type=int, default=splits.ROBOT_SEED_START)
+    parser.add_argument(
+        "--noise",
+        type=float,
+        default=0.0,
+        help="DART: std (m/s) of slowly varying noise on the executed motion; the clean expert action is recorded",
+    )
     parser.add_argument("--overwrite", action="store_true")
     args = parser.parse_args(argv)
     report = collect(
@@ -107,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         size=args.size,
         split=args.split,
         start_seed=args.start_seed,
+        noise=args.noise,
         overwrite=args.overwrite,
     )
     total = sum(t["kept"] for t in report["tasks"].values())

@@ -140,11 +140,35 @@ def twist_towards(sim: TabletopSim, position: np.ndarray, yaw: float, speed: flo
     return np.concatenate([linear, angular])
 
 
-def run_expert(sim: TabletopSim, task: str, seed: int, render: bool = True) -> Episode:
-    """Reset to (task, seed) and solve it; images are rendered for every step unless render=False."""
+class MotionNoise:
+    """Slowly varying noise added to the twist the expert *executes*, never to the action it records.
+
+    This is DART (Laskey et al., 2017): the recorded episodes then include states a little off the
+    expert's path together with the correcting action, which is what a learned policy needs when its
+    own small errors take it there. First-order low-pass of white noise, so it pushes for several
+    steps (white noise at 10 Hz would average out before it moved the arm anywhere).
+    """
+
+    def __init__(self, std: float, seed: int, correlation: float = 0.8) -> None:
+        self.std, self.correlation = std, correlation
+        self.rng = np.random.default_rng([seed, 0xDA27])
+        self.value = np.zeros(3)
+
+    def __call__(self) -> np.ndarray:
+        innovation = self.rng.normal(0.0, self.std * np.sqrt(1 - self.correlation**2), 3)
+        self.value = self.correlation * self.value + innovation
+        return self.value
+
+
+def run_expert(sim: TabletopSim, task: str, seed: int, render: bool = True, noise: float = 0.0) -> Episode:
+    """Reset to (task, seed) and solve it; images are rendered for every step unless render=False.
+
+    noise: standard deviation (m/s) of the DART perturbation of the executed linear twist; 0 = none.
+    """
     instance = sim.reset(task, seed)
     waypoints = plan(sim)
     period = 1.0 / sim.control_rate_hz
+    perturb = MotionNoise(noise, seed) if noise > 0 else None
     steps: list[Step] = []
     index, held, yaw, goal = 0, 0, 0.0, None
     while index < len(waypoints) and len(steps) < MAX_STEPS - 1:
@@ -157,6 +181,8 @@ def run_expert(sim: TabletopSim, task: str, seed: int, render: bool = True) -> E
         steps.append(
             Step(images=images, instruction=instance.instruction, action=np.append(twist * period, waypoint.gripper))
         )
+        if perturb is not None:
+            twist = twist + np.concatenate([perturb(), np.zeros(3)])
         sim.command_twist(twist)
         sim.command_gripper(waypoint.gripper)
         sim.step_control()
@@ -182,5 +208,5 @@ def run_expert(sim: TabletopSim, task: str, seed: int, render: bool = True) -> E
         success=sim.success(),
         instruction=instance.instruction,
         control_rate_hz=sim.control_rate_hz,
-        metadata={"expert": "scripted", "task": instance.describe()},
+        metadata={"expert": "scripted", "task": instance.describe(), "noise": noise},
     )
