@@ -1,7 +1,8 @@
 """VQA examples: generated from sim scenes (standing in for web data at this scale), or any HF dataset.
 
 Questions are about what the robot data also needs: object colour, shape and size, counting,
-spatial relations (left of, closest to), largest / smallest, where an object is, the table top,
+spatial relations (left of, closest to), largest / smallest, where an object is (left or right, and
+as a point in PaliGemma location tokens), the table top,
 and which digit or icon is under an object (one object is put on a tile corner so the symbol
 shows). Every kind has several phrasings. Scenes use *all* colours, symbols and tables, held-out
 ones included (rt2_ros.data.splits): VQA is how the model meets them. "Left" is as seen in the
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from rt2_ros.data.pointing import PHRASES as POINT_PHRASES
 
 VQA_SEED_START = 2_000_000  # apart from robot (0..) and evaluation (1_000_000..) seeds
 NUMBERS = ("zero", "one", "two", "three", "four", "five", "six")
@@ -60,6 +63,7 @@ PHRASES: dict[str, tuple[str, ...]] = {
         "which tile is the {name} standing on?",
     ),
 }
+PHRASES["point"] = POINT_PHRASES  # asked on a second image with the arm moved: rt2_ros.data.pointing
 KINDS = tuple(PHRASES)
 
 
@@ -147,9 +151,15 @@ def generate_sim_vqa(
     camera: str = "scene",
     seed: int = VQA_SEED_START,
     tile_fraction: float = 0.5,
+    pointing: bool = True,
     progress: bool = False,
 ) -> Iterator[VQAExample]:
-    """Examples from `n_scenes` scenes (seeds seed..seed+n-1), all questions true of each rendered image."""
+    """Examples from `n_scenes` scenes (seeds seed..seed+n-1), all questions true of each rendered image.
+
+    pointing: also ask where the gripper and the objects are (rt2_ros.data.pointing), on a second
+    image of the same scene with the arm moved to a random pose.
+    """
+    from rt2_ros.data.pointing import point_questions, pose_arm_randomly
     from tqdm import tqdm
 
     from rt2_ros.sim import TabletopSim
@@ -165,6 +175,11 @@ def generate_sim_vqa(
             image = sim.render(camera)
             for kind, question, answer in questions_for_scene(sim, rng, on_tile):
                 yield VQAExample(image=image, question=question, answer=answer, kind=kind)
+            if pointing:
+                pose_arm_randomly(sim, rng)
+                image = sim.render(camera)
+                for kind, question, answer in point_questions(sim, rng, camera):
+                    yield VQAExample(image=image, question=question, answer=answer, kind=kind)
     finally:
         sim.close()
 

@@ -44,7 +44,8 @@ class TabletopSim:
         self.data = mujoco.MjData(self.model)
         self.control_rate_hz = control_rate_hz
         self.substeps = max(1, round(1.0 / (control_rate_hz * self.model.opt.timestep)))
-        kin = TipKinematics(self.model, self.scene.tcp_site, self.scene.arm_qpos, self.scene.arm_dofs)
+        self.kinematics = TipKinematics(self.model, self.scene.tcp_site, self.scene.arm_qpos, self.scene.arm_dofs)
+        kin = self.kinematics
         self.home_q = solve_ik(kin, np.array(self.scene.robot.ik_seed), HOME_TCP, HOME_ROTATION)
         self.servo = ServoController(
             self.model,
@@ -150,6 +151,17 @@ class TabletopSim:
 
     def render(self, camera: str = SCENE_CAMERA) -> np.ndarray:
         return self.cameras.render(self.data, camera)
+
+    def project(self, point: np.ndarray, camera: str = SCENE_CAMERA) -> np.ndarray:
+        """Pixel (column, row) of world `point` in `camera`'s image, as the sim holds it now."""
+        return self.cameras.project(self.data, camera, point)
+
+    def pose_arm(self, position: np.ndarray, yaw: float = 0.0) -> None:
+        """Put the TCP at `position` (tool down, turned by yaw) at once, by IK; for rendering, not for episodes."""
+        c, s = np.cos(yaw), np.sin(yaw)
+        rotation = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]]) @ HOME_ROTATION
+        self.data.qpos[self.scene.arm_qpos] = solve_ik(self.kinematics, self.home_q, position, rotation)
+        mujoco.mj_forward(self.model, self.data)
 
     def images(self) -> dict[str, np.ndarray]:
         return self.cameras.render_all(self.data)

@@ -45,6 +45,16 @@ class Cameras:
         height, width = self.sizes[name]
         return height, width, pinhole_focal(camera_fovy(self.model, name), height)
 
+    def project(self, data: mujoco.MjData, name: str, point: np.ndarray) -> np.ndarray:
+        """Pixel (column, row) where world `point` appears in camera `name`; (0, 0) is the top-left corner."""
+        height, width, focal = self.intrinsics(name)
+        camera = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_CAMERA, name)
+        # MuJoCo cameras look along their -z axis with y up (cam_xmat's columns are the camera axes).
+        local = data.cam_xmat[camera].reshape(3, 3).T @ (np.asarray(point, dtype=float) - data.cam_xpos[camera])
+        if local[2] >= 0:
+            raise ValueError(f"point {point} is behind camera {name!r}")
+        return np.array([width / 2 + focal * local[0] / -local[2], height / 2 - focal * local[1] / -local[2]])
+
     def close(self) -> None:
         for renderer in self._renderers.values():
             renderer.close()

@@ -1,0 +1,44 @@
+"""Pointing questions: where the gripper and each object are in the image, in PaliGemma's location tokens.
+
+PaliGemma learns grounding from detection data whose answers are `<locYYYY><locXXXX>` tokens (the
+image's height and width each cut into 1024 bins). The sim makes the same kind of data exactly, and
+it is the skill a policy most needs from its image: where the gripper is and where the object it
+was asked about is. The arm is put in a random pose over the table first (by IK, no physics), so
+the gripper is seen where robot episodes take it, not only at home.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rt2_ros.sim.layout import WORKSPACE_X, WORKSPACE_Y
+
+LOC_BINS = 1024  # PaliGemma's <loc0000>..<loc1023>
+PHRASES = ("point to the {name}.", "where is the {name} in the image?", "locate the {name}.")
+ARM_HEIGHT = (0.03, 0.28)  # m above the table: from grasping height to well above the objects
+
+
+def loc_text(pixel: np.ndarray, height: int, width: int) -> str:
+    """`<locY><locX>` for pixel (column, row), as PaliGemma writes a point."""
+    column, row = float(pixel[0]), float(pixel[1])
+    y = int(np.clip(row / height * LOC_BINS, 0, LOC_BINS - 1))
+    x = int(np.clip(column / width * LOC_BINS, 0, LOC_BINS - 1))
+    return f"<loc{y:04d}><loc{x:04d}>"
+
+
+def pose_arm_randomly(sim, rng: np.random.Generator) -> None:
+    position = np.array([rng.uniform(*WORKSPACE_X), rng.uniform(*WORKSPACE_Y), rng.uniform(*ARM_HEIGHT)])
+    sim.pose_arm(position, yaw=float(rng.uniform(-np.pi / 4, np.pi / 4)))
+
+
+def point_questions(sim, rng: np.random.Generator, camera: str = "scene") -> list[tuple[str, str, str]]:
+    """("point", question, answer) for the gripper and every object that is inside the image."""
+    height, width = sim.cameras.sizes[camera]
+    targets = [("gripper", sim.tcp_pose()[0])]
+    targets += [(o.name, sim.object_position(o.name)) for o in sim.task.layout.objects]
+    out = []
+    for name, position in targets:
+        pixel = sim.project(position, camera)
+        if 0 <= pixel[0] < width and 0 <= pixel[1] < height:
+            out.append(("point", str(rng.choice(PHRASES)).format(name=name), loc_text(pixel, height, width)))
+    return out
