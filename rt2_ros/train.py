@@ -28,6 +28,7 @@ import torch
 
 from rt2_ros.data.mixture import MixtureSchedule
 from rt2_ros.train_data import MixtureBatches, bounds_from_data, load_robot_steps, robot_example
+from rt2_ros.train_loss import next_token_loss
 from rt2_ros.train_state import latest_checkpoint, load_checkpoint, save_checkpoint
 from rt2_ros.vla.model import VLA
 from rt2_ros.vla.training import collate
@@ -62,6 +63,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--finetune", choices=["auto", "full", "lora"], default="auto")
     p.add_argument("--lora-rank", type=int, default=16)
     p.add_argument("--parallel", action="store_true", help="train robot examples for parallel decoding")
+    p.add_argument(
+        "--action-sigma",
+        type=float,
+        default=0.0,
+        help="Gaussian target over neighbouring action bins, std in bins (0: plain cross-entropy, as RT-2)",
+    )
     p.add_argument("--checkpoint-every", type=int, default=200)
     p.add_argument("--eval-every", type=int, default=200)
     p.add_argument("--log-every", type=int, default=10)
@@ -339,7 +346,9 @@ def main(argv: list[str] | None = None) -> int:
             sync = contextlib.nullcontext() if micro == micro_per_step - 1 else accelerator.no_sync(model)
             with sync:
                 with accelerator.autocast():
-                    loss = model(**batch).loss / micro_per_step
+                    labels = batch.pop("labels")
+                    logits = model(**batch).logits
+                loss = next_token_loss(logits, labels, vla.action_ids, args.action_sigma) / micro_per_step
                 accelerator.backward(loss)
             step_loss += float(loss.detach())
         accelerator.clip_grad_norm_(model.parameters(), 1.0)

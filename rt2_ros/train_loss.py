@@ -1,0 +1,45 @@
+"""The training loss: next-token cross-entropy, optionally with ordinal targets for action tokens.
+
+RT-2 trains action bins with plain cross-entropy, which treats bin 127 and bin 129 as unrelated
+classes as much as bin 127 and bin 0. With little data that wastes most of each label: a model
+that is two bins off learns nothing from being close. `action_sigma` > 0 replaces the one-hot
+target of every action token by a Gaussian over the neighbouring bins (the "HL-Gauss" target of
+Imani & White, 2018; Farebrother et al., 2024), so near misses cost less than far ones. Decoding
+is unchanged: the most likely bin is still the centre of the target. Other tokens (prompt text,
+VQA answers) keep plain cross-entropy. Written here because transformers' loss has no such option.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+IGNORE = -100
+
+
+def action_targets(n_bins: int, sigma: float) -> torch.Tensor:
+    """(n_bins, n_bins): row b is the target distribution over bins for label bin b."""
+    bins = torch.arange(n_bins, dtype=torch.float32)
+    weights = torch.exp(-0.5 * ((bins[None, :] - bins[:, None]) / sigma) ** 2)
+    return weights / weights.sum(dim=1, keepdim=True)
+
+
+def next_token_loss(
+    logits: torch.Tensor, labels: torch.Tensor, action_ids: torch.Tensor, action_sigma: float = 0.0
+) -> torch.Tensor:
+    """Mean loss over the labelled positions, with labels shifted by one as the model's own loss does."""
+    logits = logits[:, :-1].float()
+    target = labels[:, 1:]
+    mask = target != IGNORE
+    logits, target = logits[mask], target[mask]  # (N, vocab), (N,)
+    log_probs = F.log_softmax(logits, dim=-1)
+    losses = -log_probs.gather(1, target[:, None])[:, 0]
+    if action_sigma > 0:
+        lookup = torch.full((int(action_ids.max()) + 1,), -1, dtype=torch.long, device=target.device)
+        lookup[action_ids] = torch.arange(len(action_ids), device=target.device)
+        is_action = target <= int(action_ids.max())
+        is_action &= lookup[target.clamp(max=int(action_ids.max()))] >= 0
+        if is_action.any():
+            soft = action_targets(len(action_ids), action_sigma).to(logits.device)[lookup[target[is_action]]]
+            losses[is_action] = -(soft * log_probs[is_action][:, action_ids]).sum(-1)
+    return losses.mean()
