@@ -172,6 +172,7 @@ def validate(vla: VLA, robot_val, vqa_val, camera: str, n: int, parallel: bool) 
     if robot_val is not None and len(robot_val):
         rows = [robot_val[int(i)] for i in np.linspace(0, len(robot_val) - 1, min(n, len(robot_val)))]
         correct = total = abs_err = 0
+        pairs = []
         for chunk in range(0, len(rows), 16):
             batch = collate(
                 [robot_example(vla, r, camera, parallel=parallel) for r in rows[chunk : chunk + 16]],
@@ -188,8 +189,16 @@ def validate(vla: VLA, robot_val, vqa_val, camera: str, n: int, parallel: bool) 
             correct += int((predicted[mask] == target_bin[mask]).sum())
             abs_err += int((predicted[mask] - target_bin[mask]).abs().sum())
             total += int(mask.sum())
+            is_action = mask & (target_bin >= 0)  # 8 per example, in RT-2 order
+            pairs.append((predicted[is_action].view(-1, 8), target_bin[is_action].view(-1, 8)))
         metrics["val/action_token_acc"] = correct / max(total, 1)
         metrics["val/action_bin_mae"] = abs_err / max(total, 1)
+        # Does the motion follow the image? Correlation of predicted and expert dx, dy, dz bins over
+        # the validation frames: about 0 for a model that moves the same whatever it sees.
+        predicted_bins = torch.cat([p for p, _ in pairs]).float()
+        target_bins = torch.cat([t for _, t in pairs]).float()
+        correlations = [_correlation(predicted_bins[:, k], target_bins[:, k]) for k in (1, 2, 3)]
+        metrics["val/motion_corr"] = float(np.mean(correlations))
     if vqa_val is not None and len(vqa_val):
         rows = [vqa_val[int(i)] for i in np.linspace(0, len(vqa_val) - 1, min(n, len(vqa_val)))]
         hits = 0
@@ -199,6 +208,12 @@ def validate(vla: VLA, robot_val, vqa_val, camera: str, n: int, parallel: bool) 
         metrics["val/vqa_acc"] = hits / len(rows)
     model.train(was_training)
     return metrics
+
+
+def _correlation(a: torch.Tensor, b: torch.Tensor) -> float:
+    if len(a) < 2 or a.std() == 0 or b.std() == 0:
+        return 0.0
+    return float(torch.corrcoef(torch.stack([a, b]))[0, 1])
 
 
 def save_model(vla: VLA, model, folder: Path, dtype: str, info: dict[str, Any]) -> None:

@@ -76,6 +76,7 @@ def test_a_150_step_run_lowers_the_loss_and_saves_a_policy(tmp_path, data):
     losses = [m["train/loss"] for m in metrics(run) if "train/loss" in m]
     assert losses[-1] < 0.6 * losses[0], losses
     assert any("val/action_token_acc" in m for m in metrics(run)) and any("val/vqa_acc" in m for m in metrics(run))
+    assert all(-1 <= m["val/motion_corr"] <= 1 for m in metrics(run) if "val/action_token_acc" in m)
     # Bounds came from the data's 1st/99th percentiles and travel with the model.
     config = VLAConfig.load(run / "model")
     expected = np.percentile(action_statistics([data / "robot"]), [1, 99], axis=0)
