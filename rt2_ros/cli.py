@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("rt2_ros.train:main", "co-fine-tune a VLA on robot episodes + VQA; rerun to resume (rt2 train RUN ...)"),
     "sim-gif": ("rt2_ros.sim.gif:main", "write a GIF of one expert episode per task: rt2 sim-gif OUTDIR"),
     "eval": ("rt2_ros.eval.cli:main", "success per RT-2 category, closed loop in the sim (95% CIs, GIFs, ablation)"),
+    "probe": ("rt2_ros.eval.probe:main", "does a model see? VQA accuracy per kind, pointing error, linear probe"),
 }
 
 

@@ -1,0 +1,141 @@
+"""`rt2 probe`: does a model see? VQA accuracy per kind, pointing error in pixels, and a linear probe.
+
+Closed-loop success says *that* a policy fails; this says whether the image gets through. It asks
+held-out sim VQA questions (every 20th example, the ones `rt2 train` validates on) and reports
+exact-match accuracy per kind, the median pixel error of `point` answers, and how well a ridge
+regression on the vision tower's output features locates the gripper (against predicting the
+mean position, and against the same tower at random initialisation): features that carry the
+gripper's position no better than random ones mean training has not taught the tower to see.
+
+    rt2 probe --model models/rt2-sim --vqa runs/data/vqa --examples 300
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+LOC = re.compile(r"<loc(\d{4})><loc(\d{4})>")
+VAL_EVERY = 20  # as rt2_ros.train._split_vqa
+
+
+def _point(text: str, size: int) -> np.ndarray | None:
+    match = LOC.search(text)
+    return None if match is None else np.array([int(match[1]), int(match[2])]) * size / 1024
+
+
+def vqa_by_kind(vla, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Exact-match accuracy per kind and the median pixel error of point answers (greedy decoding)."""
+    from rt2_ros.vla.decoding import answer_text
+
+    hits, counts, errors = Counter(), Counter(), []
+    for row in rows:
+        answer = answer_text(vla, vla.encode_prompt(row["image"], vla.vqa_prompt(row["question"]))).strip()
+        kind = row.get("kind") or "any"
+        counts[kind] += 1
+        hits[kind] += answer.lower() == str(row["answer"]).strip().lower()
+        if kind == "point":
+            size = np.asarray(row["image"]).shape[0]
+            truth, guess = _point(str(row["answer"]), size), _point(answer, size)
+            errors.append(np.inf if guess is None else float(np.linalg.norm(guess - truth)))
+    out: dict[str, Any] = {"accuracy": {k: hits[k] / counts[k] for k in sorted(counts)}, "examples": dict(counts)}
+    if errors:
+        out["point_px_median"] = float(np.median(errors))
+    return out
+
+
+def vision_features(vla, images: list[Any]) -> np.ndarray:
+    """(N, tokens * width) output features of the vision tower, flattened in token order."""
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(images), 64):
+            pixels = vla.processor.image_processor(images[start : start + 64], return_tensors="pt")["pixel_values"]
+            features = vla.model.model.vision_tower(pixels.to(vla.model.dtype)).last_hidden_state
+            out.append(features.reshape(len(features), -1).float().numpy())
+    return np.concatenate(out)
+
+
+def ridge_error(features: np.ndarray, targets: np.ndarray, train: int, strength: float = 100.0) -> float:
+    """Median test error of a ridge regression fitted on the first `train` rows (dual form: rows < features)."""
+    x_train, x_test = features[:train], features[train:]
+    mean, std = x_train.mean(0), x_train.std(0) + 1e-6
+    x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
+    offset = targets[:train].mean(0)
+    alpha = np.linalg.solve(x_train @ x_train.T + strength * np.eye(train), targets[:train] - offset)
+    predicted = x_test @ (x_train.T @ alpha) + offset
+    return float(np.median(np.linalg.norm(predicted - targets[train:], axis=1)))
+
+
+def gripper_probe(vla, rows: list[dict[str, Any]], random_vla=None) -> dict[str, float]:
+    """Linear-probe error (px) of the gripper's position from vision features; rows: 'point to the gripper' examples."""
+    images = [row["image"] for row in rows]
+    size = np.asarray(images[0]).shape[0]
+    targets = np.stack([_point(str(row["answer"]), size) for row in rows])
+    train = int(len(rows) * 0.8)
+    out = {
+        "mean_position_px": float(np.median(np.linalg.norm(targets[train:] - targets[:train].mean(0), axis=1))),
+        "model_px": ridge_error(vision_features(vla, images), targets, train),
+    }
+    if random_vla is not None:
+        out["random_init_px"] = ridge_error(vision_features(random_vla, images), targets, train)
+    return out
+
+
+def random_twin(vla, seed: int = 0):
+    """The same architecture at random initialisation, for the probe's baseline (shares the processor)."""
+    from types import SimpleNamespace
+
+    torch.manual_seed(seed)
+    model = type(vla.model)(vla.model.config).eval()
+    return SimpleNamespace(processor=vla.processor, model=model)
+
+
+def probe(model: str, vqa: str, examples: int, gripper_examples: int) -> dict[str, Any]:
+    from rt2_ros.data.vqa import load_vqa
+    from rt2_ros.vla.model import VLA
+
+    vla = VLA.from_pretrained(model)
+    vla.model.eval()
+    data = load_vqa(vqa)
+    held_out = np.arange(VAL_EVERY - 1, len(data), VAL_EVERY)
+    rows = [data[int(i)] for i in held_out[:examples]]
+    result: dict[str, Any] = {"model": model, "vqa": vqa, **vqa_by_kind(vla, rows)}
+    if "kind" in data.column_names:
+        kinds, questions = np.asarray(data["kind"]), data["question"]
+        gripper = [i for i in np.flatnonzero(kinds == "point") if "gripper" in questions[i]][:gripper_examples]
+        if len(gripper) >= 20:
+            result["gripper_probe"] = gripper_probe(vla, [data[int(i)] for i in gripper], random_twin(vla))
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="rt2 probe", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--model", required=True, help="model folder")
+    parser.add_argument("--vqa", required=True, help="an `rt2 vqa` folder (with kind and point questions)")
+    parser.add_argument("--examples", type=int, default=300, help="held-out VQA questions to ask")
+    parser.add_argument("--gripper-examples", type=int, default=1000, help="images for the linear probe")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", type=Path, help="also write the result as JSON here")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    result = probe(args.model, args.vqa, args.examples, args.gripper_examples)
+    text = json.dumps(result, indent=1)
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
