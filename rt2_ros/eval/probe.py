@@ -45,10 +45,12 @@ def vqa_by_kind(vla, rows: list[dict[str, Any]]) -> dict[str, Any]:
         if kind == "point":
             size = np.asarray(row["image"]).shape[0]
             truth, guess = _point(str(row["answer"]), size), _point(answer, size)
-            errors.append(np.inf if guess is None else float(np.linalg.norm(guess - truth)))
+            errors.append(None if guess is None else float(np.linalg.norm(guess - truth)))
     out: dict[str, Any] = {"accuracy": {k: hits[k] / counts[k] for k in sorted(counts)}, "examples": dict(counts)}
-    if errors:
-        out["point_px_median"] = float(np.median(errors))
+    if errors:  # answers that are not a <locY><locX> point are counted apart (strict JSON has no infinity)
+        parsed = [e for e in errors if e is not None]
+        out["point_px_median"] = float(np.median(parsed)) if parsed else None
+        out["point_not_a_point"] = len(errors) - len(parsed)
     return out
 
 
