@@ -45,9 +45,9 @@ def test_object_points_land_on_the_object(sim):
         pose_arm_randomly(sim, rng)
         segmentation = _segmentation(sim)
         for _, question, answer in point_questions(sim, rng):
-            name = next(o.name for o in sim.task.layout.objects if o.name in question) if "gripper" not in question else None
-            if name is None:
+            if "gripper" in question:
                 continue
+            name = next(o.name for o in sim.task.layout.objects if o.name in question)
             row, column = _pixel(answer)
             geom = sim.scene.model.geom_bodyid[segmentation[row, column]] if segmentation[row, column] >= 0 else -1
             slot = sim._slots[name]

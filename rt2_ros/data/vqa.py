@@ -159,9 +159,9 @@ def generate_sim_vqa(
     pointing: also ask where the gripper and the objects are (rt2_ros.data.pointing), on a second
     image of the same scene with the arm moved to a random pose.
     """
-    from rt2_ros.data.pointing import point_questions, pose_arm_randomly
     from tqdm import tqdm
 
+    from rt2_ros.data.pointing import point_questions, pose_arm_randomly
     from rt2_ros.sim import TabletopSim
     from rt2_ros.sim.tasks import task_names
 

@@ -17,8 +17,8 @@ import numpy as np
 
 from rt2_ros.debug_overlay import annotate
 from rt2_ros.policy import Action, Policy
-from rt2_ros.sim.env import TabletopSim
-from rt2_ros.sim.expert import _yaw_rotation, plan, twist_towards
+from rt2_ros.sim.env import TabletopSim, tool_rotation
+from rt2_ros.sim.expert import plan, twist_towards
 from rt2_ros.sim.servo import orientation_error
 from rt2_ros.supervisor import FAULT, Supervisor, SupervisorConfig
 
@@ -66,7 +66,7 @@ class ExpertAgent:
     def _advance(self) -> None:
         # run_expert checks the goal right after stepping; here that is the start of the next act().
         position, rotation = self.sim.tcp_pose()
-        turned = np.linalg.norm(orientation_error(_yaw_rotation(self.yaw), rotation)) < 0.03
+        turned = np.linalg.norm(orientation_error(tool_rotation(self.yaw), rotation)) < 0.03
         if np.linalg.norm(position - self.goal) < self.waypoints[self.index].tolerance and turned:
             self.held += 1
             if self.held > self.waypoints[self.index].hold:

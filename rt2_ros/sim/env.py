@@ -22,6 +22,12 @@ HOME_TCP = np.array([0.45, 0.0, 0.30])
 HOME_ROTATION = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, -1.0]])
 
 
+def tool_rotation(yaw: float) -> np.ndarray:
+    """The tool pointing down, turned by `yaw` about the base z axis from HOME_ROTATION."""
+    c, s = np.cos(yaw), np.sin(yaw)
+    return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]]) @ HOME_ROTATION
+
+
 class TabletopSim:
     """One robot on one table. `reset(task, seed)`, then `command_twist` / `command_gripper` and `step_control`."""
 
@@ -45,8 +51,7 @@ class TabletopSim:
         self.control_rate_hz = control_rate_hz
         self.substeps = max(1, round(1.0 / (control_rate_hz * self.model.opt.timestep)))
         self.kinematics = TipKinematics(self.model, self.scene.tcp_site, self.scene.arm_qpos, self.scene.arm_dofs)
-        kin = self.kinematics
-        self.home_q = solve_ik(kin, np.array(self.scene.robot.ik_seed), HOME_TCP, HOME_ROTATION)
+        self.home_q = solve_ik(self.kinematics, np.array(self.scene.robot.ik_seed), HOME_TCP, HOME_ROTATION)
         self.servo = ServoController(
             self.model,
             self.scene.tcp_site,
@@ -158,9 +163,7 @@ class TabletopSim:
 
     def pose_arm(self, position: np.ndarray, yaw: float = 0.0) -> None:
         """Put the TCP at `position` (tool down, turned by yaw) at once, by IK; for rendering, not for episodes."""
-        c, s = np.cos(yaw), np.sin(yaw)
-        rotation = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]]) @ HOME_ROTATION
-        self.data.qpos[self.scene.arm_qpos] = solve_ik(self.kinematics, self.home_q, position, rotation)
+        self.data.qpos[self.scene.arm_qpos] = solve_ik(self.kinematics, self.home_q, position, tool_rotation(yaw))
         mujoco.mj_forward(self.model, self.data)
 
     def images(self) -> dict[str, np.ndarray]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rt2_ros.data.episode import Episode, Step
-from rt2_ros.sim.env import HOME_ROTATION, TabletopSim
+from rt2_ros.sim.env import TabletopSim, tool_rotation
 from rt2_ros.sim.servo import orientation_error
 from rt2_ros.sim.tasks import PUSH_DIRECTIONS
 
@@ -34,11 +34,6 @@ class Waypoint:
     tolerance: float = 0.006
     hold: int = 0
     speed: float = MAX_LINEAR
-
-
-def _yaw_rotation(yaw: float) -> np.ndarray:
-    c, s = np.cos(yaw), np.sin(yaw)
-    return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]]) @ HOME_ROTATION
 
 
 def grasp_yaw(sim: TabletopSim, name: str) -> float:
@@ -135,7 +130,7 @@ def twist_towards(sim: TabletopSim, position: np.ndarray, yaw: float, speed: flo
     p, r = sim.tcp_pose()
     linear = GAIN * (position - p)
     linear *= min(1.0, speed / max(np.linalg.norm(linear), 1e-9))
-    angular = GAIN * orientation_error(_yaw_rotation(yaw), r)
+    angular = GAIN * orientation_error(tool_rotation(yaw), r)
     angular *= min(1.0, MAX_ANGULAR / max(np.linalg.norm(angular), 1e-9))
     return np.concatenate([linear, angular])
 
@@ -187,7 +182,7 @@ def run_expert(sim: TabletopSim, task: str, seed: int, render: bool = True, nois
         sim.command_gripper(waypoint.gripper)
         sim.step_control()
         position, rotation = sim.tcp_pose()
-        turned = np.linalg.norm(orientation_error(_yaw_rotation(yaw), rotation)) < 0.03
+        turned = np.linalg.norm(orientation_error(tool_rotation(yaw), rotation)) < 0.03
         if np.linalg.norm(position - goal) < waypoint.tolerance and turned:
             held += 1
             if held > waypoint.hold:
