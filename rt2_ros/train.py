@@ -28,7 +28,7 @@ import torch
 
 from rt2_ros.data.mixture import MixtureSchedule
 from rt2_ros.train_data import MixtureBatches, bounds_from_data, load_robot_steps, robot_example
-from rt2_ros.train_loss import next_token_loss
+from rt2_ros.train_loss import next_token_loss, token_bins
 from rt2_ros.train_state import latest_checkpoint, load_checkpoint, save_checkpoint
 from rt2_ros.vla.model import VLA
 from rt2_ros.vla.training import collate
@@ -183,9 +183,7 @@ def validate(vla: VLA, robot_val, vqa_val, camera: str, n: int, parallel: bool) 
             target = labels[:, 1:]
             mask = target != -100
             predicted = logits[..., vla.action_ids].argmax(-1)  # a bin, as constrained decoding picks
-            lookup = torch.full((int(vla.action_ids.max()) + 1,), -1, dtype=torch.long)
-            lookup[vla.action_ids] = torch.arange(len(vla.action_ids))
-            target_bin = lookup[target.clamp(min=0)]
+            target_bin = token_bins(target, vla.action_ids)
             correct += int((predicted[mask] == target_bin[mask]).sum())
             abs_err += int((predicted[mask] - target_bin[mask]).abs().sum())
             total += int(mask.sum())

@@ -24,6 +24,17 @@ def action_targets(n_bins: int, sigma: float) -> torch.Tensor:
     return weights / weights.sum(dim=1, keepdim=True)
 
 
+def token_bins(tokens: torch.Tensor, action_ids: torch.Tensor) -> torch.Tensor:
+    """The action bin of each token id, -1 for every other token (text, padding, IGNORE)."""
+    top = int(action_ids.max())
+    lookup = torch.full((top + 1,), -1, dtype=torch.long, device=tokens.device)
+    lookup[action_ids.to(tokens.device)] = torch.arange(len(action_ids), device=tokens.device)
+    bins = torch.full_like(tokens, -1)
+    inside = (tokens >= 0) & (tokens <= top)
+    bins[inside] = lookup[tokens[inside]]
+    return bins
+
+
 def next_token_loss(
     logits: torch.Tensor, labels: torch.Tensor, action_ids: torch.Tensor, action_sigma: float = 0.0
 ) -> torch.Tensor:
@@ -35,11 +46,9 @@ def next_token_loss(
     log_probs = F.log_softmax(logits, dim=-1)
     losses = -log_probs.gather(1, target[:, None])[:, 0]
     if action_sigma > 0:
-        lookup = torch.full((int(action_ids.max()) + 1,), -1, dtype=torch.long, device=target.device)
-        lookup[action_ids] = torch.arange(len(action_ids), device=target.device)
-        is_action = target <= int(action_ids.max())
-        is_action &= lookup[target.clamp(max=int(action_ids.max()))] >= 0
+        bins = token_bins(target, action_ids)
+        is_action = bins >= 0
         if is_action.any():
-            soft = action_targets(len(action_ids), action_sigma).to(logits.device)[lookup[target[is_action]]]
+            soft = action_targets(len(action_ids), action_sigma).to(logits.device)[bins[is_action]]
             losses[is_action] = -(soft * log_probs[is_action][:, action_ids]).sum(-1)
     return losses.mean()
