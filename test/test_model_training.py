@@ -82,7 +82,7 @@ def test_a_model_trained_for_parallel_decoding_decodes_in_one_pass(tiny_model_di
         build_example(vla, IMAGE, vla.action_prompt(instruction), target, parallel=True)
         for instruction, target in PARALLEL_TARGETS.items()
     ]
-    assert fit(vla, examples, steps=150) < 0.05
+    assert fit(vla, examples, steps=250) < 0.05
     vla.config.parallel_trained = True  # what the trainer records for such a model
     vla.save_pretrained(tmp_path / "oft")
 

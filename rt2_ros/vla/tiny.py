@@ -13,6 +13,7 @@ import torch
 
 from rt2_ros.actions import ActionTokenizer
 from rt2_ros.vla.model import VLA
+from rt2_ros.vla.position_code import set_position_code
 from rt2_ros.vla.vocab import STRATEGIES
 
 # Sizes: "tiny" for tests (32x32 images, 16 image tokens, <1M parameters); "30m" and "100m" for
@@ -116,6 +117,7 @@ def build_tiny_vla(
     )
     torch.manual_seed(seed)
     model = PaliGemmaForConditionalGeneration(config).eval()
+    set_position_code(model.model.vision_tower)  # else the tower's tokens hardly say where they are (see module)
     folder = Path(folder)
     # A real checkpoint is a plain transformers folder; go through the same from_base path as one.
     with tempfile.TemporaryDirectory() as base:
