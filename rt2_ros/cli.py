@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sim": ("rt2_ros.nodes.sim_node:main", "run the MuJoCo arm behind MoveIt Servo's topics (--ros-args ...)"),
     "collect": ("rt2_ros.data.collect:main", "run the sim expert and write an episode dataset (rt2 collect OUT ...)"),
     "vqa": ("rt2_ros.data.vqa:main", "generate a VQA dataset from sim scenes (rt2 vqa OUT --scenes N)"),
+    "pretrain-vision": ("rt2_ros.vision_pretrain:main", "teach a VLA's vision tower to see from per-patch sim labels"),
     "train": ("rt2_ros.train:main", "co-fine-tune a VLA on robot episodes + VQA; rerun to resume (rt2 train RUN ...)"),
     "sim-gif": ("rt2_ros.sim.gif:main", "write a GIF of one expert episode per task: rt2 sim-gif OUTDIR"),
     "eval": ("rt2_ros.eval.cli:main", "success per RT-2 category, closed loop in the sim (95% CIs, GIFs, ablation)"),

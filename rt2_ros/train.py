@@ -64,6 +64,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--lora-rank", type=int, default=16)
     p.add_argument("--parallel", action="store_true", help="train robot examples for parallel decoding")
     p.add_argument(
+        "--freeze-vision",
+        action="store_true",
+        help="keep the vision tower fixed (e.g. after rt2 pretrain-vision); the projector and decoder still train",
+    )
+    p.add_argument(
         "--action-sigma",
         type=float,
         default=0.0,
@@ -287,6 +292,8 @@ def main(argv: list[str] | None = None) -> int:
     model = vla.model
     if _use_lora(args, model):
         model = _wrap_lora(model, args.lora_rank)
+    if args.freeze_vision:
+        vla.model.model.vision_tower.requires_grad_(False)
     model.train()
     robot = load_robot_steps(args.data, args.camera) if args.data else None
     vqa_train, vqa_val = _split_vqa(args.vqa)

@@ -15,6 +15,7 @@ from rt2_ros.policy import Policy
 from rt2_ros.train import main as train
 from rt2_ros.train_data import action_statistics
 from rt2_ros.vla.config import VLAConfig
+from rt2_ros.vla.model import VLA
 
 torch.set_num_threads(1)
 
@@ -103,3 +104,13 @@ def test_lora_and_parallel_training_save_a_loadable_model(tmp_path, data):
 def test_a_new_run_needs_a_starting_model(tmp_path, data):
     with pytest.raises(SystemExit, match="--init, --base or --tiny"):
         train([str(tmp_path / "r"), "--data", str(data / "robot"), "--steps", "1"])
+
+
+def test_freeze_vision_keeps_the_tower_and_trains_the_rest(tmp_path, data):
+    run = tmp_path / "frozen"
+    assert train([str(run), *common(data, 3), "--freeze-vision", "--eval-every", "3"]) == 0
+    before, after = VLA.from_pretrained(run / "init").model, VLA.from_pretrained(run / "model").model
+    tower = dict(after.model.vision_tower.named_parameters())
+    assert all(torch.equal(p, tower[k]) for k, p in before.model.vision_tower.named_parameters())
+    projector = dict(after.model.multi_modal_projector.named_parameters())
+    assert any(not torch.equal(p, projector[k]) for k, p in before.model.multi_modal_projector.named_parameters())
