@@ -13,10 +13,11 @@ import torch
 
 from rt2_ros.data.splits import eval_seeds
 from rt2_ros.eval import cli
+from rt2_ros.eval.parallel import WorkerSetup, run_parallel
 from rt2_ros.eval.report import CARD_BEGIN, CARD_END, write_model_card
-from rt2_ros.eval.rollout import ExpertAgent, PolicyAgent, RolloutOptions, run_episode
+from rt2_ros.eval.rollout import EXPERT, ExpertAgent, PolicyAgent, RolloutOptions, make_agent, run_episode
 from rt2_ros.eval.stats import Z95, wilson_interval
-from rt2_ros.eval.suite import build_cells, run_cells
+from rt2_ros.eval.suite import build_cells, episode_specs, run_cells
 from rt2_ros.policy import Action, Policy
 from rt2_ros.sim.env import TabletopSim
 from rt2_ros.sim.tasks import task_names
@@ -132,6 +133,33 @@ def test_policy_runs_repeat_exactly(taught_model_dir):
         assert all(np.array_equal(x, y) for x, y in zip(a.frames, b.frames, strict=True))
 
 
+def _comparable(results):
+    return [{k: v for k, v in r.to_dict().items() if k not in ("seconds", "model_ms")} for r in results]
+
+
+def test_worker_processes_give_the_serial_results_in_order(tiny_model_dir):
+    cells = build_cells(1, ("seen", "reasoning"), ("pick", "push", "pick_attribute"))
+    specs = episode_specs(cells, gifs_per_category=1)
+    options = RolloutOptions(max_steps=100)
+    serial = []
+    for source in (EXPERT, str(tiny_model_dir)):
+        sim = TabletopSim("ur5e", cameras=SMALL)
+        agent = make_agent(source)
+        serial.append(run_cells(sim, agent, cells, options, gifs_per_category=1))
+        sim.close()
+    parallel = run_parallel([EXPERT, str(tiny_model_dir)], specs, WorkerSetup("ur5e", "scene", (32, 32), options), 2)
+    tasks = [("seen", "pick"), ("seen", "push"), ("seen", "pick_attribute"), ("reasoning", "pick_attribute")]
+    assert [(r.category, r.task) for r in parallel[0]] == tasks
+    assert all(r.success for r in parallel[0])  # the expert: a check that episodes really ran
+    for mine, theirs in zip(serial, parallel, strict=True):
+        assert _comparable(theirs) == _comparable(mine)
+        assert [bool(r.frames) for r in theirs] == [True, False, False, True]  # one GIF per category, as run_cells
+        for a, b in zip(mine, theirs, strict=True):
+            assert len(a.frames) == len(b.frames) and all(
+                np.array_equal(x, y) for x, y in zip(a.frames, b.frames, strict=True)
+            )
+
+
 def test_rt2_eval_end_to_end_side_by_side(tiny_model_dir, taught_model_dir, tmp_path, capsys):
     out, card = tmp_path / "eval", tmp_path / "card" / "README.md"
     card.parent.mkdir()
@@ -207,3 +235,5 @@ def test_rt2_eval_refuses_bad_arguments(capsys):
     assert cli.main(["--expert", "--label", "x"]) == 2  # a label without a model
     assert cli.main(["--model", "a", "--compare", "b", "--label", "x", "--label", "x"]) == 2
     assert "labels must differ" in capsys.readouterr().err
+    assert cli.main(["--expert", "--jobs", "0"]) == 2
+    assert "--jobs must be at least 1" in capsys.readouterr().err

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rt2_ros.data.splits import CATEGORIES
+from rt2_ros.eval.rollout import EXPERT
 from rt2_ros.sim.robots import ROBOTS
 from rt2_ros.sim.scene import CAMERAS, SCENE_CAMERA
 from rt2_ros.sim.tasks import task_names
@@ -40,6 +41,12 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=1,
         help="torch CPU threads (default 1: OpenMP threads collapse on a busy machine)",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="worker processes, one torch thread each; results equal a serial run's (default: %(default)s)",
     )
     parser.add_argument("--max-steps", type=int, default=200, help="control steps per episode (default: %(default)s)")
     parser.add_argument("--success-hold", type=int, default=3, help="steps success must hold to end early")
@@ -93,18 +100,18 @@ def main(argv: list[str] | None = None) -> int:
     if len(args.label) > len(models):
         print(f"rt2 eval: error: {len(args.label)} labels for {len(models)} models", file=sys.stderr)
         return 2
-    if args.episodes < 1 or args.max_steps < 1:
-        print("rt2 eval: error: --episodes and --max-steps must be at least 1", file=sys.stderr)
+    if args.episodes < 1 or args.max_steps < 1 or args.jobs < 1:
+        print("rt2 eval: error: --episodes, --max-steps and --jobs must be at least 1", file=sys.stderr)
         return 2
 
     # Heavy imports only once the arguments are known good.
     import torch
     from tqdm import tqdm
 
+    from rt2_ros.eval.parallel import WorkerSetup, run_parallel
     from rt2_ros.eval.report import Run, markdown_report, summarize, write_model_card, write_report
-    from rt2_ros.eval.rollout import ExpertAgent, PolicyAgent, RolloutOptions
-    from rt2_ros.eval.suite import build_cells, run_cells
-    from rt2_ros.policy import Policy
+    from rt2_ros.eval.rollout import RolloutOptions
+    from rt2_ros.eval.suite import build_cells, episode_specs
     from rt2_ros.sim.env import TabletopSim
 
     torch.set_num_threads(args.threads)
@@ -119,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     plans = [(label, model, training_info(model)) for label, model in zip(labels, models, strict=True)]
     if args.expert:
-        plans.append(("expert", "expert", {}))
+        plans.append(("expert", EXPERT, {}))
     first = plans[0][2]
     robot = args.robot or first.get("robot", "ur5e")
     camera = args.camera or first.get("camera", SCENE_CAMERA)
@@ -149,25 +156,25 @@ def main(argv: list[str] | None = None) -> int:
         if info and (info.get("camera", camera), _size(info.get("camera_size", size))) != (camera, size):
             print(f"rt2 eval: warning: {label} was trained on another camera than {camera} {size}", file=sys.stderr)
 
-    runs = []
-    total = len(plans) * sum(len(c.seeds) for c in cells)
-    with tqdm(total=total, unit="episode", desc="eval", disable=args.quiet, file=sys.stderr) as bar:
-        for label, model, _ in plans:
-            agent = (
-                ExpertAgent()
-                if model == "expert"
-                else PolicyAgent(Policy.from_pretrained(model, decoding=args.decoding, dtype=args.dtype))
-            )
-            solved = [0, 0]
+    sources = [model for _, model, _ in plans]
+    specs = episode_specs(cells, args.gifs)
+    with tqdm(total=len(plans) * len(specs), unit="episode", desc="eval", disable=args.quiet, file=sys.stderr) as bar:
+        solved = [[0, 0] for _ in plans]
 
-            def progress(result, label=label, solved=solved) -> None:
-                solved[0] += result.success
-                solved[1] += 1
-                bar.set_postfix_str(f"{label} {solved[0]}/{solved[1]} solved")
-                bar.update()
+        def progress(run: int, result) -> None:
+            solved[run][0] += result.success
+            solved[run][1] += 1
+            bar.set_postfix_str(", ".join(f"{p[0]} {s[0]}/{s[1]} solved" for p, s in zip(plans, solved, strict=True)))
+            bar.update()
 
-            results = run_cells(sim, agent, cells, options, gifs_per_category=args.gifs, progress=progress)
-            runs.append(Run(label=label, source=str(model), results=results))
+        if args.jobs > 1:
+            setup = WorkerSetup(robot, camera, size, options, args.decoding, args.dtype)
+            per_source = run_parallel(sources, specs, setup, args.jobs, progress)
+        else:
+            per_source = [_run_here(sim, source, specs, options, args, lambda r, k=k: progress(k, r))
+                          for k, source in enumerate(sources)]  # fmt: skip
+    runs = [Run(label=label, source=str(model), results=results)
+            for (label, model, _), results in zip(plans, per_source, strict=True)]  # fmt: skip
     sim.close()
 
     written = write_report(runs, settings, args.out)
@@ -180,6 +187,18 @@ def main(argv: list[str] | None = None) -> int:
     gifs = sum(key.startswith("gif:") for key in written)
     print(f"wrote {written['json']}, {written['markdown']}, {written['png']} and {gifs} GIFs in {args.out}/gifs")
     return 0
+
+
+def _run_here(sim, source: str, specs, options, args, progress) -> list:
+    """One source's episodes in this process (--jobs 1)."""
+    from rt2_ros.eval.rollout import make_agent
+    from rt2_ros.eval.suite import run_spec
+
+    agent, results = make_agent(source, args.decoding, args.dtype), []
+    for spec in specs:
+        results.append(run_spec(sim, agent, spec, options))
+        progress(results[-1])
+    return results
 
 
 def _timing_line(t: dict[str, Any]) -> str:

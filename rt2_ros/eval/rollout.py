@@ -91,6 +91,16 @@ class ExpertAgent:
         )
 
 
+EXPERT = "expert"  # the source name of the scripted expert, as `rt2 eval --expert` labels it
+
+
+def make_agent(source: str, decoding: str = "kv", dtype: str = "float32") -> Agent:
+    """The agent for a source: EXPERT, or a model folder loaded as a Policy."""
+    if source == EXPERT:
+        return ExpertAgent()
+    return PolicyAgent(Policy.from_pretrained(source, decoding=decoding, dtype=dtype))
+
+
 @dataclass(frozen=True)
 class RolloutOptions:
     camera: str = "scene"  # the camera the model was trained on

@@ -38,6 +38,35 @@ def build_cells(
     return cells
 
 
+@dataclass(frozen=True)
+class EpisodeSpec:
+    """One episode to run: its cell, seed, and whether to keep its annotated frames for a GIF."""
+
+    category: str
+    task: str
+    seed: int
+    record: bool
+
+
+def episode_specs(cells: list[Cell], gifs_per_category: int = 0) -> list[EpisodeSpec]:
+    """Every episode of every cell, in order. The first episode of the first `gifs_per_category` tasks of
+    each category keeps its annotated frames, so the GIFs show different tasks.
+    """
+    specs, recorded = [], {}
+    for cell in cells:
+        for index, seed in enumerate(cell.seeds):
+            record = index == 0 and recorded.get(cell.category, 0) < gifs_per_category
+            recorded[cell.category] = recorded.get(cell.category, 0) + record
+            specs.append(EpisodeSpec(cell.category, cell.task, seed, record))
+    return specs
+
+
+def run_spec(sim: TabletopSim, agent: Agent, spec: EpisodeSpec, options: RolloutOptions) -> EpisodeResult:
+    result = run_episode(sim, agent, spec.task, spec.seed, options, record=spec.record)
+    result.category = spec.category
+    return result
+
+
 def run_cells(
     sim: TabletopSim,
     agent: Agent,
@@ -46,18 +75,10 @@ def run_cells(
     gifs_per_category: int = 0,
     progress: Callable[[EpisodeResult], None] | None = None,
 ) -> list[EpisodeResult]:
-    """Every episode of every cell, in order. The first episode of the first `gifs_per_category` tasks of
-    each category keeps its annotated frames, so the GIFs show different tasks.
-    """
+    """Every episode of every cell, in order (episode_specs), in this process."""
     results = []
-    recorded: dict[str, int] = {}
-    for cell in cells:
-        for index, seed in enumerate(cell.seeds):
-            record = index == 0 and recorded.get(cell.category, 0) < gifs_per_category
-            recorded[cell.category] = recorded.get(cell.category, 0) + record
-            result = run_episode(sim, agent, cell.task, seed, options, record=record)
-            result.category = cell.category
-            results.append(result)
-            if progress is not None:
-                progress(result)
+    for spec in episode_specs(cells, gifs_per_category):
+        results.append(run_spec(sim, agent, spec, options))
+        if progress is not None:
+            progress(results[-1])
     return results
