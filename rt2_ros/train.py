@@ -64,6 +64,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--lora-rank", type=int, default=16)
     p.add_argument("--parallel", action="store_true", help="train robot examples for parallel decoding")
     p.add_argument(
+        "--vision-from",
+        help="a model folder whose vision tower replaces the new model's (e.g. rt2 pretrain-vision's output)",
+    )
+    p.add_argument(
         "--freeze-vision",
         action="store_true",
         help="keep the vision tower fixed (e.g. after rt2 pretrain-vision); the projector and decoder still train",
@@ -118,8 +122,23 @@ def build_start_model(args: argparse.Namespace, folder: Path) -> None:
         raise SystemExit("rt2 train: a new run needs --init, --base or --tiny")
     if bounds is not None:
         vla.config.actions = bounds
+    if args.vision_from:
+        copy_vision_tower(VLA.from_pretrained(args.vision_from), vla)
     vla.config.parallel_trained = bool(args.parallel) or vla.config.parallel_trained
     vla.save_pretrained(folder)
+
+
+def copy_vision_tower(source: VLA, target: VLA) -> None:
+    """Put source's vision tower into target: a pretrained tower under a fresh decoder.
+
+    Why: a decoder that has learned to answer without looking stays blind on a good tower, where a
+    fresh one learns to ground (models/rt2-sim/README.md, session 3).
+    """
+    tower, weights = target.model.model.vision_tower, source.model.model.vision_tower.state_dict()
+    mine = tower.state_dict()
+    if mine.keys() != weights.keys() or any(mine[k].shape != weights[k].shape for k in mine):
+        raise SystemExit("rt2 train: --vision-from has a vision tower of another shape than the new model's")
+    tower.load_state_dict(weights)
 
 
 def _lr_lambda(warmup: int, total: int, min_ratio: float):

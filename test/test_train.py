@@ -114,3 +114,18 @@ def test_freeze_vision_keeps_the_tower_and_trains_the_rest(tmp_path, data):
     assert all(torch.equal(p, tower[k]) for k, p in before.model.vision_tower.named_parameters())
     projector = dict(after.model.multi_modal_projector.named_parameters())
     assert any(not torch.equal(p, projector[k]) for k, p in before.model.multi_modal_projector.named_parameters())
+
+
+def test_vision_from_puts_a_pretrained_tower_under_a_fresh_decoder(tmp_path, data):
+    donor = train([str(tmp_path / "donor"), *common(data, 2), "--eval-every", "2"])
+    assert donor == 0
+    run = tmp_path / "fresh"
+    args = [str(run), *common(data, 1), "--seed", "1"]  # another seed: another fresh decoder than the donor's
+    assert train([*args, "--vision-from", str(tmp_path / "donor" / "model")]) == 0
+    source, start = VLA.from_pretrained(tmp_path / "donor" / "model").model, VLA.from_pretrained(run / "init").model
+    tower = dict(start.model.vision_tower.named_parameters())
+    assert all(torch.equal(p.float(), tower[k].float()) for k, p in source.model.vision_tower.named_parameters())
+    decoder = dict(start.model.language_model.named_parameters())
+    assert any(
+        not torch.equal(p.float(), decoder[k].float()) for k, p in source.model.language_model.named_parameters()
+    )
