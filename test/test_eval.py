@@ -5,6 +5,9 @@ harness, and the command end to end with real tiny models writing JSON, markdown
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
@@ -158,6 +161,17 @@ def test_worker_processes_give_the_serial_results_in_order(tiny_model_dir):
             assert len(a.frames) == len(b.frames) and all(
                 np.array_equal(x, y) for x, y in zip(a.frames, b.frames, strict=True)
             )
+
+
+def test_installed_rt2_eval_runs_worker_processes(tmp_path):
+    # The installed `rt2` script is the main module that spawned workers import again.
+    rt2 = Path(sys.executable).parent / "rt2"
+    argv = [str(rt2), "eval", "--expert", "--categories", "reasoning", "--episodes", "2", "--max-steps", "5",
+            "--image-size", "32", "--jobs", "2", "--gifs", "0", "--quiet", "--out", str(tmp_path)]  # fmt: skip
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    episodes = json.loads((tmp_path / "results.json").read_text())["runs"][0]["episodes"]
+    assert [(e["task"], e["end"], e["steps"]) for e in episodes] == [("pick_attribute", "step_limit", 5)] * 2
 
 
 def test_rt2_eval_end_to_end_side_by_side(tiny_model_dir, taught_model_dir, tmp_path, capsys):
