@@ -20,12 +20,19 @@ COT_TARGET = "Plan: reach the red cube. Action: 0 12 200 128 5 101 127 255"
 PARALLEL_TARGETS = {"pick up the cube": "0 12 200 128 5 101 127 255", "open the drawer": "1 250 3 77 0 255 64 0"}
 
 
-def fit(vla: VLA, examples: list[dict[str, torch.Tensor]], steps: int) -> float:
+def fit(vla: VLA, examples: list[dict[str, torch.Tensor]], steps: int, until: float = 0.0) -> float:
+    """Full-batch AdamW for at most `steps` steps, stopping once the loss is below `until`; the last loss.
+
+    Stopping early matters: at this learning rate the loss of a fitted model still jumps about, so
+    where the last of a fixed number of steps lands depends on thread count and rounding.
+    """
     batch = collate(examples, pad_id=vla.tokenizer.pad_token_id)
     optimizer = torch.optim.AdamW(vla.model.parameters(), lr=3e-3, weight_decay=0.0)
     vla.model.train()
     for _ in range(steps):
         loss = vla.model(**batch).loss
+        if loss.item() < until:
+            break
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -82,7 +89,7 @@ def test_a_model_trained_for_parallel_decoding_decodes_in_one_pass(tiny_model_di
         build_example(vla, IMAGE, vla.action_prompt(instruction), target, parallel=True)
         for instruction, target in PARALLEL_TARGETS.items()
     ]
-    assert fit(vla, examples, steps=250) < 0.05
+    assert fit(vla, examples, steps=600, until=0.02) < 0.05
     vla.config.parallel_trained = True  # what the trainer records for such a model
     vla.save_pretrained(tmp_path / "oft")
 
