@@ -134,11 +134,10 @@ def copy_vision_tower(source: VLA, target: VLA) -> None:
     Why: a decoder that has learned to answer without looking stays blind on a good tower, where a
     fresh one learns to ground (models/rt2-sim/README.md, session 3).
     """
-    tower, weights = target.model.model.vision_tower, source.model.model.vision_tower.state_dict()
-    mine = tower.state_dict()
-    if mine.keys() != weights.keys() or any(mine[k].shape != weights[k].shape for k in mine):
-        raise SystemExit("rt2 train: --vision-from has a vision tower of another shape than the new model's")
-    tower.load_state_dict(weights)
+    try:  # strict loading already refuses other keys or shapes; say it in the command's words
+        target.model.model.vision_tower.load_state_dict(source.model.model.vision_tower.state_dict())
+    except RuntimeError as error:
+        raise SystemExit(f"rt2 train: --vision-from has a vision tower of another shape: {error}") from error
 
 
 def _lr_lambda(warmup: int, total: int, min_ratio: float):

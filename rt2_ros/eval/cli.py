@@ -110,8 +110,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from rt2_ros.eval.parallel import WorkerSetup, run_parallel
     from rt2_ros.eval.report import Run, markdown_report, summarize, write_model_card, write_report
-    from rt2_ros.eval.rollout import RolloutOptions
-    from rt2_ros.eval.suite import build_cells, episode_specs
+    from rt2_ros.eval.rollout import RolloutOptions, make_agent
+    from rt2_ros.eval.suite import build_cells, episode_specs, run_specs
     from rt2_ros.sim.env import TabletopSim
 
     torch.set_num_threads(args.threads)
@@ -171,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
             setup = WorkerSetup(robot, camera, size, options, args.decoding, args.dtype)
             per_source = run_parallel(sources, specs, setup, args.jobs, progress)
         else:
-            per_source = [_run_here(sim, source, specs, options, args, lambda r, k=k: progress(k, r))
+            per_source = [run_specs(sim, make_agent(source, args.decoding, args.dtype), specs, options,
+                                    lambda r, k=k: progress(k, r))
                           for k, source in enumerate(sources)]  # fmt: skip
     runs = [Run(label=label, source=str(model), results=results)
             for (label, model, _), results in zip(plans, per_source, strict=True)]  # fmt: skip
@@ -187,18 +188,6 @@ def main(argv: list[str] | None = None) -> int:
     gifs = sum(key.startswith("gif:") for key in written)
     print(f"wrote {written['json']}, {written['markdown']}, {written['png']} and {gifs} GIFs in {args.out}/gifs")
     return 0
-
-
-def _run_here(sim, source: str, specs, options, args, progress) -> list:
-    """One source's episodes in this process (--jobs 1)."""
-    from rt2_ros.eval.rollout import make_agent
-    from rt2_ros.eval.suite import run_spec
-
-    agent, results = make_agent(source, args.decoding, args.dtype), []
-    for spec in specs:
-        results.append(run_spec(sim, agent, spec, options))
-        progress(results[-1])
-    return results
 
 
 def _timing_line(t: dict[str, Any]) -> str:

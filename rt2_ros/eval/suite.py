@@ -67,6 +67,22 @@ def run_spec(sim: TabletopSim, agent: Agent, spec: EpisodeSpec, options: Rollout
     return result
 
 
+def run_specs(
+    sim: TabletopSim,
+    agent: Agent,
+    specs: list[EpisodeSpec],
+    options: RolloutOptions,
+    progress: Callable[[EpisodeResult], None] | None = None,
+) -> list[EpisodeResult]:
+    """The episodes of `specs`, in order, in this process."""
+    results = []
+    for spec in specs:
+        results.append(run_spec(sim, agent, spec, options))
+        if progress is not None:
+            progress(results[-1])
+    return results
+
+
 def run_cells(
     sim: TabletopSim,
     agent: Agent,
@@ -76,9 +92,4 @@ def run_cells(
     progress: Callable[[EpisodeResult], None] | None = None,
 ) -> list[EpisodeResult]:
     """Every episode of every cell, in order (episode_specs), in this process."""
-    results = []
-    for spec in episode_specs(cells, gifs_per_category):
-        results.append(run_spec(sim, agent, spec, options))
-        if progress is not None:
-            progress(results[-1])
-    return results
+    return run_specs(sim, agent, episode_specs(cells, gifs_per_category), options, progress)
