@@ -21,6 +21,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("rt2_ros.benchmarks:main", "run a benchmark from bench/ (prints a table, saves JSON)"),
     "sim": ("rt2_ros.nodes.sim_node:main", "run the MuJoCo arm behind MoveIt Servo's topics (--ros-args ...)"),
     "collect": ("rt2_ros.data.collect:main", "run the sim expert and write an episode dataset (rt2 collect OUT ...)"),
+    "plans": (
+        "rt2_ros.data.plan_points:main",
+        "add point plans (gripper, object, goal) to episode datasets by replay (rt2 plans DATASET ...)",
+    ),
     "vqa": ("rt2_ros.data.vqa:main", "generate a VQA dataset from sim scenes (rt2 vqa OUT --scenes N)"),
     "pretrain-vision": ("rt2_ros.vision_pretrain:main", "teach a VLA's vision tower to see from per-patch sim labels"),
     "train": ("rt2_ros.train:main", "co-fine-tune a VLA on robot episodes + VQA; rerun to resume (rt2 train RUN ...)"),

@@ -45,11 +45,19 @@ class Policy:
         vla: VLA,
         *,
         decoding: str = "kv",
-        chain_of_thought: bool = False,
+        chain_of_thought: bool | None = None,
         temperature: float = 0.0,
         seed: int = 0,
         allow_untrained_parallel: bool = False,
     ) -> None:
+        """chain_of_thought: write `Plan: ...` before the action; None = as the model was trained."""
+        if chain_of_thought is None:
+            chain_of_thought = vla.config.plan_trained
+        elif not chain_of_thought and vla.config.plan_trained:
+            raise ValueError(
+                f"model {vla.name!r} was trained to write a plan before every action (rt2_config.json plan_trained); "
+                f"its actions without one are untrained: leave chain_of_thought on"
+            )
         if decoding not in DECODINGS:
             raise ValueError(f"unknown decoding {decoding!r}; choose one of {', '.join(DECODINGS)}")
         if decoding == "parallel" and not (vla.config.parallel_trained or allow_untrained_parallel):
@@ -74,7 +82,7 @@ class Policy:
         *,
         decoding: str = "kv",
         dtype: str = "float32",
-        chain_of_thought: bool = False,
+        chain_of_thought: bool | None = None,
         compile: bool = False,
         **kw: Any,
     ) -> Policy:

@@ -30,7 +30,7 @@ from rt2_ros.data.mixture import MixtureSchedule
 from rt2_ros.train_data import MixtureBatches, bounds_from_data, load_robot_steps, robot_example
 from rt2_ros.train_loss import next_token_loss, token_bins
 from rt2_ros.train_state import latest_checkpoint, load_checkpoint, save_checkpoint
-from rt2_ros.vla.model import VLA
+from rt2_ros.vla.model import LOC_BINS, VLA
 from rt2_ros.vla.training import collate
 
 # Options that may change when a run resumes; all others are the run's identity and come from args.json.
@@ -78,6 +78,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=0.0,
         help="Gaussian target over neighbouring action bins, std in bins (0: plain cross-entropy, as RT-2)",
     )
+    p.add_argument(
+        "--plans",
+        action="store_true",
+        help="robot examples write their point plan before the action (rt2 plans DATASET first; the model then "
+        "always decodes with the plan)",
+    )
+    p.add_argument(
+        "--loc-sigma",
+        type=float,
+        default=0.0,
+        help="Gaussian target over neighbouring <locNNNN> tokens (points), std in loc bins (1024 per image side)",
+    )
     p.add_argument("--checkpoint-every", type=int, default=200)
     p.add_argument("--eval-every", type=int, default=200)
     p.add_argument("--log-every", type=int, default=10)
@@ -87,7 +99,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
     p.add_argument("--no-progress", action="store_true")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.parallel and args.plans:
+        p.error("--parallel decodes 8 action tokens in one pass; a plan is written token by token (choose one)")
+    return args
 
 
 def sim_corpus() -> str:
@@ -125,6 +140,7 @@ def build_start_model(args: argparse.Namespace, folder: Path) -> None:
     if args.vision_from:
         copy_vision_tower(VLA.from_pretrained(args.vision_from), vla)
     vla.config.parallel_trained = bool(args.parallel) or vla.config.parallel_trained
+    vla.config.plan_trained = bool(args.plans)
     vla.save_pretrained(folder)
 
 
@@ -195,7 +211,7 @@ def validate(vla: VLA, robot_val, vqa_val, camera: str, n: int, parallel: bool) 
     if robot_val is not None and len(robot_val):
         rows = [robot_val[int(i)] for i in np.linspace(0, len(robot_val) - 1, min(n, len(robot_val)))]
         correct = total = abs_err = 0
-        pairs = []
+        pairs, point_errors = [], []
         for chunk in range(0, len(rows), 16):
             batch = collate(
                 [robot_example(vla, r, camera, parallel=parallel) for r in rows[chunk : chunk + 16]],
@@ -204,16 +220,24 @@ def validate(vla: VLA, robot_val, vqa_val, camera: str, n: int, parallel: bool) 
             labels = batch.pop("labels")
             logits = model(**batch).logits[:, :-1]
             target = labels[:, 1:]
-            mask = target != -100
             predicted = logits[..., vla.action_ids].argmax(-1)  # a bin, as constrained decoding picks
             target_bin = token_bins(target, vla.action_ids)
-            correct += int((predicted[mask] == target_bin[mask]).sum())
-            abs_err += int((predicted[mask] - target_bin[mask]).abs().sum())
-            total += int(mask.sum())
-            is_action = mask & (target_bin >= 0)  # 8 per example, in RT-2 order
+            is_action = target_bin >= 0  # 8 per example, in RT-2 order (a plan's tokens come before)
+            correct += int((predicted[is_action] == target_bin[is_action]).sum())
+            abs_err += int((predicted[is_action] - target_bin[is_action]).abs().sum())
+            total += int(is_action.sum())
             pairs.append((predicted[is_action].view(-1, 8), target_bin[is_action].view(-1, 8)))
+            if vla.loc_ids is not None:  # plan points, teacher-forced: how far off is each coordinate?
+                target_loc = token_bins(target, vla.loc_ids)
+                is_loc = target_loc >= 0
+                predicted_loc = logits[..., vla.loc_ids].argmax(-1)
+                point_errors.append((predicted_loc[is_loc] - target_loc[is_loc]).abs().float())
         metrics["val/action_token_acc"] = correct / max(total, 1)
         metrics["val/action_bin_mae"] = abs_err / max(total, 1)
+        point_errors = torch.cat(point_errors) if point_errors else torch.zeros(0)
+        if len(point_errors):
+            pixels_per_bin = rows[0]["images"][camera].size[0] / LOC_BINS
+            metrics["val/plan_point_err_px"] = float(point_errors.mean()) * pixels_per_bin
         # Does the motion follow the image? Correlation of predicted and expert dx, dy, dz bins over
         # the validation frames: about 0 for a model that moves the same whatever it sees.
         predicted_bins = torch.cat([p for p, _ in pairs]).float()
@@ -313,7 +337,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.freeze_vision:
         vla.model.model.vision_tower.requires_grad_(False)
     model.train()
-    robot = load_robot_steps(args.data, args.camera) if args.data else None
+    if args.loc_sigma > 0 and vla.loc_ids is None:
+        raise SystemExit("rt2 train: --loc-sigma needs a tokenizer with PaliGemma's <loc0000>..<loc1023> tokens")
+    robot = load_robot_steps(args.data, args.camera, plans=args.plans) if args.data else None
     vqa_train, vqa_val = _split_vqa(args.vqa)
     schedule = MixtureSchedule(
         len(robot.train) if robot else 0, len(vqa_train) if vqa_train else 0, args.robot_fraction, seed=args.seed
@@ -386,7 +412,9 @@ def main(argv: list[str] | None = None) -> int:
                 with accelerator.autocast():
                     labels = batch.pop("labels")
                     logits = model(**batch).logits
-                loss = next_token_loss(logits, labels, vla.action_ids, args.action_sigma) / micro_per_step
+                loss = next_token_loss(
+                    logits, labels, vla.action_ids, args.action_sigma, vla.loc_ids, args.loc_sigma
+                ) / micro_per_step
                 accelerator.backward(loss)
             step_loss += float(loss.detach())
         accelerator.clip_grad_norm_(model.parameters(), 1.0)

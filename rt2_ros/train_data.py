@@ -19,6 +19,7 @@ import torch
 from rt2_ros.actions import ActionTokenizer
 from rt2_ros.data.dataset import load_steps, read_episode_table, read_info
 from rt2_ros.data.mixture import ROBOT, MixtureSchedule
+from rt2_ros.data.plan_points import read_plans
 from rt2_ros.vla.model import VLA
 from rt2_ros.vla.training import build_example, collate
 
@@ -32,8 +33,14 @@ class RobotSteps:
     camera: str
 
 
-def load_robot_steps(paths: list[str | Path], camera: str = "scene", val_every: int = 20) -> RobotSteps:
-    """Steps of successful episodes; every `val_every`-th episode (by index) is held out for validation."""
+def load_robot_steps(
+    paths: list[str | Path], camera: str = "scene", val_every: int = 20, plans: bool = False
+) -> RobotSteps:
+    """Steps of successful episodes; every `val_every`-th episode (by index) is held out for validation.
+
+    plans: add each step's point plan (rt2_ros.data.plan_points) as a `plan` column; robot examples
+    then teach `Plan: <points> Action: <bins>` instead of the bins alone.
+    """
     import datasets
 
     trains, vals = [], []
@@ -48,6 +55,9 @@ def load_robot_steps(paths: list[str | Path], camera: str = "scene", val_every: 
         if not val_episodes and len(table) > 1:  # a small dataset still gets one validation episode
             val_episodes = {table[-1]["episode_index"]}
         steps = load_steps(path, streaming=False)
+        if plans:
+            episode_index, step_index = np.asarray(steps["episode_index"]), np.asarray(steps["step_index"])
+            steps = steps.add_column("plan", read_plans(path, camera, episode_index, step_index))
         # Column reads, not .filter: a filter would decode every image once.
         success = np.asarray(steps["success"], dtype=bool)
         is_val = np.isin(np.asarray(steps["episode_index"]), sorted(val_episodes))
@@ -107,7 +117,10 @@ class MixtureBatches(torch.utils.data.Dataset):
 def robot_example(vla: VLA, row: dict[str, Any], camera: str, *, parallel: bool = False) -> dict[str, torch.Tensor]:
     bins = vla.actions.encode(row["action"], terminate=row["terminate"])
     prompt = vla.action_prompt(row["instruction"])
-    return build_example(vla, row["images"][camera], prompt, vla.actions.to_text(bins), parallel=parallel)
+    target = vla.actions.to_text(bins)
+    if row.get("plan"):
+        target = f"{vla.config.plan_prefix} {row['plan']} {vla.config.action_marker} {target}"
+    return build_example(vla, row["images"][camera], prompt, target, parallel=parallel)
 
 
 def vqa_example(vla: VLA, row: dict[str, Any]) -> dict[str, torch.Tensor]:

@@ -25,7 +25,7 @@ def action_targets(n_bins: int, sigma: float) -> torch.Tensor:
 
 
 def token_bins(tokens: torch.Tensor, action_ids: torch.Tensor) -> torch.Tensor:
-    """The action bin of each token id, -1 for every other token (text, padding, IGNORE)."""
+    """The bin of each token id among `action_ids` (or any ordered ids), -1 for every other token."""
     top = int(action_ids.max())
     lookup = torch.full((top + 1,), -1, dtype=torch.long, device=tokens.device)
     lookup[action_ids.to(tokens.device)] = torch.arange(len(action_ids), device=tokens.device)
@@ -36,19 +36,33 @@ def token_bins(tokens: torch.Tensor, action_ids: torch.Tensor) -> torch.Tensor:
 
 
 def next_token_loss(
-    logits: torch.Tensor, labels: torch.Tensor, action_ids: torch.Tensor, action_sigma: float = 0.0
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    action_ids: torch.Tensor,
+    action_sigma: float = 0.0,
+    loc_ids: torch.Tensor | None = None,
+    loc_sigma: float = 0.0,
 ) -> torch.Tensor:
-    """Mean loss over the labelled positions, with labels shifted by one as the model's own loss does."""
+    """Mean loss over the labelled positions, with labels shifted by one as the model's own loss does.
+
+    action_sigma / loc_sigma: widths, in bins, of the Gaussian targets of action / location tokens (0 = one-hot).
+    """
     logits = logits[:, :-1].float()
     target = labels[:, 1:]
     mask = target != IGNORE
     logits, target = logits[mask], target[mask]  # (N, vocab), (N,)
     log_probs = F.log_softmax(logits, dim=-1)
     losses = -log_probs.gather(1, target[:, None])[:, 0]
-    if action_sigma > 0:
-        bins = token_bins(target, action_ids)
-        is_action = bins >= 0
-        if is_action.any():
-            soft = action_targets(len(action_ids), action_sigma).to(logits.device)[bins[is_action]]
-            losses[is_action] = -(soft * log_probs[is_action][:, action_ids]).sum(-1)
+    for ids, sigma in ((action_ids, action_sigma), (loc_ids, loc_sigma)):
+        if ids is not None and sigma > 0:
+            _ordinal(losses, log_probs, target, ids, sigma)
     return losses.mean()
+
+
+def _ordinal(losses: torch.Tensor, log_probs: torch.Tensor, target: torch.Tensor, ids: torch.Tensor, sigma: float):
+    """Replace, in place, the loss of every target that is one of `ids` by the cross-entropy to its Gaussian."""
+    bins = token_bins(target, ids)
+    inside = bins >= 0
+    if inside.any():
+        soft = action_targets(len(ids), sigma).to(log_probs.device)[bins[inside]]
+        losses[inside] = -(soft * log_probs[inside][:, ids]).sum(-1)

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from rt2_ros.data.collect import collect
+from rt2_ros.data.dataset import DatasetError
 from rt2_ros.data.vqa import generate_sim_vqa, write_vqa
 from rt2_ros.policy import Policy
 from rt2_ros.train import main as train
@@ -129,3 +130,21 @@ def test_vision_from_puts_a_pretrained_tower_under_a_fresh_decoder(tmp_path, dat
     assert any(
         not torch.equal(p.float(), decoder[k].float()) for k, p in source.model.language_model.named_parameters()
     )
+
+
+def test_plans_train_a_model_that_always_writes_its_plan(tmp_path, data):
+    from rt2_ros.data.plan_points import main as make_plans
+
+    with pytest.raises(DatasetError, match="rt2 plans"):  # the steps have no plans yet
+        train([str(tmp_path / "none"), *common(data, 1), "--plans"])
+    assert make_plans([str(data / "robot")]) == 0
+    run = tmp_path / "plans"
+    assert train([str(run), *common(data, 3), "--plans", "--loc-sigma", "16", "--eval-every", "3"]) == 0
+    assert VLAConfig.load(run / "model").plan_trained
+    assert any("val/plan_point_err_px" in m for m in metrics(run))
+    policy = Policy.from_pretrained(run / "model")
+    assert policy.chain_of_thought, "a model trained with plans decodes its plan by default"
+    with pytest.raises(ValueError, match="trained to write a plan"):
+        Policy.from_pretrained(run / "model", chain_of_thought=False)
+    with pytest.raises(SystemExit):
+        train([str(tmp_path / "both"), *common(data, 1), "--plans", "--parallel"])

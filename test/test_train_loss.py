@@ -46,3 +46,18 @@ def test_targets_are_distributions_centred_on_the_label():
     targets = action_targets(256, 2.0)
     assert torch.allclose(targets.sum(1), torch.ones(256))
     assert (targets.argmax(1) == torch.arange(256)).all()
+
+
+def test_location_tokens_get_ordinal_targets_of_their_own():
+    # Points (<locNNNN>) are scored against their neighbours like action bins, with their own width,
+    # and one kind's smoothing leaves the other kind's tokens alone.
+    action_ids, loc_ids = torch.arange(10, 10 + 256), torch.arange(300, 300 + 1024)
+    labels = torch.tensor([[-100, 300 + 500]])  # one labelled location token: loc 500
+
+    def loss_when_predicting(loc: int, **sigmas: float) -> float:
+        logits = torch.full((1, 2, 1400), -10.0)
+        logits[0, 0, 300 + loc] = 10.0
+        return float(next_token_loss(logits, labels, action_ids, loc_ids=loc_ids, **sigmas))
+
+    assert loss_when_predicting(510, loc_sigma=16.0) < loss_when_predicting(700, loc_sigma=16.0)
+    assert np.isclose(loss_when_predicting(510, action_sigma=3.0), loss_when_predicting(700, action_sigma=3.0))

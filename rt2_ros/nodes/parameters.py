@@ -17,7 +17,7 @@ from rt2_ros.supervisor import SupervisorConfig
 PARAMETERS: dict[str, tuple[object, str]] = {
     "model_path": ("", "model folder (save_pretrained layout with the action-token config) or hub id"),
     "decoding": ("kv", "kv (KV-cached, default), generate, or parallel (models trained for it)"),
-    "chain_of_thought": (False, "ask the model for 'Plan: ...' before the action"),
+    "chain_of_thought": (False, "ask for 'Plan: ...' before the action (models trained with plans always write one)"),
     "dtype": ("float32", "float32, bfloat16 or int8 (dynamic quantisation, CPU)"),
     "compile": (False, "torch.compile the vision encoder (slow first action, faster after)"),
     "torch_threads": (1, "CPU threads for the model; more help only on an otherwise idle machine (0 = torch default)"),

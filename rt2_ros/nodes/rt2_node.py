@@ -95,8 +95,9 @@ class RT2Node(Node):
         if not self.params.model_path:
             raise SystemExit("rt2_node: parameter model_path is empty; set it to a model folder")
         p = self.params
+        # False is the parameter's default, not a request to skip a plan the model was trained to write.
         return Policy.from_pretrained(
-            p.model_path, decoding=p.decoding, dtype=p.dtype, chain_of_thought=p.chain_of_thought, compile=p.compile
+            p.model_path, decoding=p.decoding, dtype=p.dtype, chain_of_thought=p.chain_of_thought or None, compile=p.compile
         )
 
     def _create_interfaces(self) -> None:

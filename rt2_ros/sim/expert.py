@@ -155,10 +155,19 @@ class MotionNoise:
         return self.value
 
 
-def run_expert(sim: TabletopSim, task: str, seed: int, render: bool = True, noise: float = 0.0) -> Episode:
+def run_expert(
+    sim: TabletopSim,
+    task: str,
+    seed: int,
+    render: bool = True,
+    noise: float = 0.0,
+    on_step: Callable[[TabletopSim], None] | None = None,
+) -> Episode:
     """Reset to (task, seed) and solve it; images are rendered for every step unless render=False.
 
     noise: standard deviation (m/s) of the DART perturbation of the executed linear twist; 0 = none.
+    on_step: called with the sim at every recorded step, before its action is applied (what the
+    step's image shows); rt2_ros.data.plan_points reads the scene there when replaying episodes.
     """
     instance = sim.reset(task, seed)
     waypoints = plan(sim)
@@ -172,6 +181,8 @@ def run_expert(sim: TabletopSim, task: str, seed: int, render: bool = True, nois
             goal, new_yaw = waypoint.pose(sim)
             yaw = yaw if new_yaw is None else new_yaw  # None: keep the orientation it has
         twist = twist_towards(sim, goal, yaw, waypoint.speed)
+        if on_step is not None:
+            on_step(sim)
         images = sim.images() if render else {}
         steps.append(
             Step(images=images, instruction=instance.instruction, action=np.append(twist * period, waypoint.gripper))
@@ -187,6 +198,8 @@ def run_expert(sim: TabletopSim, task: str, seed: int, render: bool = True, nois
             held += 1
             if held > waypoint.hold:
                 index, held, goal = index + 1, 0, None
+    if on_step is not None:
+        on_step(sim)
     steps.append(
         Step(
             images=sim.images() if render else {},

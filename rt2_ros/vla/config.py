@@ -34,6 +34,9 @@ class VLAConfig:
     action_marker: str = "Action:"
     max_instruction_chars: int = 512
     max_plan_tokens: int = 48
+    # Trained to write `Plan: ...` before every action (rt2 train --plans): Policy then decodes the
+    # plan by default, since the action was only ever learnt after one.
+    plan_trained: bool = False
     max_answer_tokens: int = 32
     # Parallel decoding (OpenVLA-OFT style) is only meaningful for a model trained with
     # rt2_ros.vla.training.build_example(..., parallel=True); the trainer sets this to True.

@@ -39,6 +39,9 @@ def check_instruction(text: str, limit: int, what: str = "instruction") -> str:
     return text
 
 
+LOC_BINS = 1024  # PaliGemma's location tokens per image axis
+
+
 class VLA:
     """A vision-language-action model: transformers model + processor + VLAConfig, in eval mode."""
 
@@ -65,6 +68,14 @@ class VLA:
     @property
     def actions(self) -> ActionTokenizer:
         return self.config.actions
+
+    @property
+    def loc_ids(self) -> torch.Tensor | None:
+        """Ids of PaliGemma's `<loc0000>`..`<loc1023>` in order (points in answers and plans); None without them."""
+        ids = self.tokenizer.convert_tokens_to_ids([f"<loc{i:04d}>" for i in range(LOC_BINS)])
+        if self.tokenizer.unk_token_id in ids or None in ids:
+            return None
+        return torch.tensor(ids, dtype=torch.long)
 
     # ---- loading and saving -------------------------------------------------------------------
 

@@ -1,0 +1,141 @@
+"""Plans of points: where the gripper, the object and its goal are, written before each robot action.
+
+A small VLA trained from scratch learns to act from the image only slowly: the action loss says
+*that* the arm should move left, never *which* pixels showed why. Embodied chain of thought
+(Zawalski et al., 2024) has the policy first write what it sees (the gripper's position, the
+boxes of the objects involved) and then the action; the intermediate text is a dense grounding
+target on every robot frame, and at inference the action is conditioned on it. Here a step's plan
+is PaliGemma location tokens (the same `<locY><locX>` points as the sim's pointing questions):
+
+    gripper<loc0412><loc0510> red cylinder<loc0700><loc0655> to<loc0650><loc0300>
+
+`to` is where a carried object goes (the reference object or tile), absent for pick and push. Points
+follow their word without a space: the tokenizer would spend a token on each space.
+
+Existing episode datasets get plans by replaying the expert without rendering (the sim is
+deterministic, and each episode stores its task, seed and DART noise); the replayed actions must
+equal the stored ones, so a plan never describes a different episode than the images show. The
+plans go beside the steps in `meta/plans-<camera>.parquet` (episode_index, step_index, plan).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+from rt2_ros.data.dataset import DatasetError, read_episode_table, read_info
+from rt2_ros.data.pointing import loc_text
+
+REPLAY_TOLERANCE = 1e-5  # stored actions are float32; a replay that differs by more is another episode
+
+
+def plans_path(dataset: str | Path, camera: str) -> Path:
+    return Path(dataset) / "meta" / f"plans-{camera}.parquet"
+
+
+def _point(sim, position: np.ndarray, camera: str) -> str:
+    height, width = sim.cameras.sizes[camera]
+    pixel = np.clip(sim.project(position, camera), 0, [width - 1, height - 1])  # off-image: the nearest edge
+    return loc_text(pixel, height, width)
+
+
+def plan_text(sim, camera: str = "scene") -> str:
+    """The plan for what `sim` shows now: gripper, task target and (for tasks that carry it somewhere) goal."""
+    task = sim.task
+    words = [f"gripper{_point(sim, sim.tcp_pose()[0], camera)}"]
+    words.append(f"{task.target}{_point(sim, sim.object_position(task.target), camera)}")
+    if task.name in ("place_on", "move_near"):
+        words.append(f"to{_point(sim, sim.object_position(task.reference), camera)}")
+    elif task.name == "place_on_tile":
+        words.append(f"to{_point(sim, np.array([*task.layout.tiles[task.reference], 0.0]), camera)}")
+    return " ".join(words)
+
+
+def _stored_actions(dataset: Path) -> dict[int, np.ndarray]:
+    chunks = [
+        pq.read_table(dataset / name, columns=["episode_index", "step_index", "action"])
+        for name in read_info(dataset)["data_files"]
+    ]
+    table = pa.concat_tables(chunks).to_pydict()
+    order = np.lexsort((table["step_index"], table["episode_index"]))
+    episodes = np.asarray(table["episode_index"])[order]
+    actions = np.asarray(table["action"], dtype=np.float32)[order]
+    return {int(e): actions[episodes == e] for e in np.unique(episodes)}
+
+
+def annotate(dataset: str | Path, camera: str = "scene", progress: bool = True) -> Path:
+    """Replay every episode of `dataset` and write its plans; returns the plans file."""
+    from rt2_ros.sim import TabletopSim
+    from rt2_ros.sim.expert import run_expert
+
+    dataset = Path(dataset)
+    info = read_info(dataset)
+    if camera not in info["image_shapes"]:
+        raise DatasetError(f"{dataset} has cameras {sorted(info['image_shapes'])}, not {camera!r}")
+    height, width = info["image_shapes"][camera][:2]
+    stored = _stored_actions(dataset)
+    sims: dict[str, TabletopSim] = {}
+    rows: dict[str, list] = {"episode_index": [], "step_index": [], "plan": []}
+    # In a log file (nohup), a bar redrawn every episode would bury everything else.
+    interval = 0.1 if sys.stderr.isatty() else 30
+    episodes = read_episode_table(dataset)
+    for episode in tqdm(episodes, desc="plans", unit="ep", disable=not progress, mininterval=interval):
+        robot = episode["robot"]
+        if robot not in sims:
+            sims[robot] = TabletopSim(robot, cameras={camera: (height, width)})
+        plans: list[str] = []
+        replayed = run_expert(
+            sims[robot],
+            episode["task"],
+            int(episode["seed"]),
+            render=False,
+            noise=float(episode["metadata"].get("noise", 0.0)),
+            on_step=lambda sim: plans.append(plan_text(sim, camera)),
+        )
+        actions = np.stack([step.action for step in replayed.steps])
+        expected = stored.get(int(episode["episode_index"]))
+        if expected is None or expected.shape != actions.shape or np.abs(expected - actions).max() > REPLAY_TOLERANCE:
+            raise DatasetError(
+                f"replaying episode {episode['episode_index']} ({episode['task']}, seed {episode['seed']}) of "
+                f"{dataset} does not give its stored actions; it was collected with another sim or expert, so "
+                f"plans cannot be made for it"
+            )
+        rows["episode_index"] += [int(episode["episode_index"])] * len(plans)
+        rows["step_index"] += list(range(len(plans)))
+        rows["plan"] += plans
+    out = plans_path(dataset, camera)
+    pq.write_table(pa.table(rows), out)
+    return out
+
+
+def read_plans(dataset: str | Path, camera: str, episode_index: np.ndarray, step_index: np.ndarray) -> list[str]:
+    """The plan of each (episode, step) given, in that order; a clear error if the dataset has none."""
+    path = plans_path(dataset, camera)
+    if not path.is_file():
+        raise DatasetError(f"{dataset} has no plans for camera {camera!r}; make them with `rt2 plans {dataset}`")
+    table = pq.read_table(path).to_pydict()
+    lookup = {(e, s): p for e, s, p in zip(table["episode_index"], table["step_index"], table["plan"], strict=True)}
+    missing = [(int(e), int(s)) for e, s in zip(episode_index, step_index, strict=True) if (e, s) not in lookup]
+    if missing:
+        raise DatasetError(f"{path} lacks plans for {len(missing)} steps, e.g. (episode, step) {missing[0]}")
+    return [lookup[(int(e), int(s))] for e, s in zip(episode_index, step_index, strict=True)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="rt2 plans", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("datasets", nargs="+", help="episode dataset folders (rt2 collect)")
+    parser.add_argument("--camera", default="scene", help="the camera whose pixels the points are in")
+    args = parser.parse_args(argv)
+    try:
+        for dataset in args.datasets:
+            print(f"wrote {annotate(dataset, args.camera)}")
+    except DatasetError as error:
+        print(f"rt2 plans: {error}", file=sys.stderr)
+        return 2
+    return 0

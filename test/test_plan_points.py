@@ -1,0 +1,53 @@
+"""rt2 plans: point plans for every stored step, by a replay that must match the stored episode."""
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from rt2_ros.data.collect import collect
+from rt2_ros.data.dataset import DatasetError, iter_episodes, read_info
+from rt2_ros.data.plan_points import main, plans_path, read_plans
+from rt2_ros.data.pointing import loc_text
+from rt2_ros.sim import TabletopSim
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    out = tmp_path_factory.mktemp("plans") / "robot"
+    collect(out, ["pick", "place_on_tile"], 1, size=32, noise=0.02, progress=False)
+    return out
+
+
+def test_every_step_gets_the_points_its_image_shows(dataset):
+    assert main([str(dataset)]) == 0
+    episodes = list(iter_episodes(dataset))
+    table = pq.read_table(plans_path(dataset, "scene")).to_pydict()
+    assert len(table["plan"]) == read_info(dataset)["num_steps"] == sum(len(e.steps) for e in episodes)
+    for index, episode in enumerate(episodes):
+        plans = read_plans(dataset, "scene", np.full(len(episode.steps), index), np.arange(len(episode.steps)))
+        target = episode.metadata["task"]["target"]
+        assert all(p.startswith("gripper<loc") and f" {target}<loc" in p for p in plans)
+        assert all((" to<loc" in p) == (episode.task == "place_on_tile") for p in plans)
+        # The first step shows the scene as reset: its points are the projections of the gripper and target.
+        sim = TabletopSim("ur5e", cameras={"scene": (32, 32)})
+        sim.reset(episode.task, episode.seed)
+        gripper = loc_text(sim.project(sim.tcp_pose()[0]), 32, 32)
+        assert plans[0].startswith(f"gripper{gripper} {target}{loc_text(sim.project(sim.object_position(target)), 32, 32)}")
+        assert plans[0] != plans[-1], "the points must follow the arm through the episode"
+
+
+def test_a_replay_that_differs_from_the_stored_episode_writes_no_plans(dataset, tmp_path, capsys):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(dataset, copy)
+    plans_path(copy, "scene").unlink(missing_ok=True)
+    episodes = pq.read_table(copy / "meta/episodes.parquet").to_pydict()
+    episodes["seed"] = [s + 1 for s in episodes["seed"]]  # claims another seed than its images show
+    pq.write_table(pa.table(episodes), copy / "meta/episodes.parquet")
+    assert main([str(copy)]) == 2
+    assert "does not give its stored actions" in capsys.readouterr().err
+    assert not plans_path(copy, "scene").exists()
+    with pytest.raises(DatasetError, match="rt2 plans"):
+        read_plans(copy, "scene", np.array([0]), np.array([0]))
