@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from PIL import Image, ImageDraw
 
 MIN_WIDTH = 320  # small camera frames are scaled up so the text stays readable
+LOC_BINS = 1024  # PaliGemma's <locNNNN> tokens per image side
+# A point in a plan: a label, then <locY><locX> (rt2_ros.data.plan_points writes them so).
+POINT = re.compile(r"\s*([^<]*?)\s*<loc(\d{4})><loc(\d{4})>")
+POINT_COLOURS = ((255, 255, 255), (255, 60, 60), (60, 255, 60), (255, 220, 0))  # 1st gripper, 2nd object, 3rd goal
 
 
 def annotate(
@@ -32,11 +38,22 @@ def annotate(
     if state:
         draw.text((width - 6 * len(state) - 4, 2), state, fill=(255, 220, 0))
     if plan:
+        points = POINT.findall(plan)
+        for (label, y, x), colour in zip(points, POINT_COLOURS, strict=False):
+            _draw_point(draw, int(x) / LOC_BINS * width, int(y) / LOC_BINS * height, colour)
+        # Points are drawn where they are; the text keeps their labels (and any other plan words).
+        text = " | ".join(label for label, _, _ in points) if points else plan
         draw.rectangle((0, height - 14, width, height), fill=(0, 0, 0))
-        draw.text((3, height - 12), plan[:60], fill=(160, 255, 160))
+        draw.text((3, height - 12), text[:60], fill=(160, 255, 160))
     if delta is not None:
         _draw_motion_inset(draw, np.asarray(delta, dtype=float), gripper, origin=(width - 48, 48))
     return np.asarray(image)
+
+
+def _draw_point(draw: ImageDraw.ImageDraw, x: float, y: float, colour: tuple[int, int, int]) -> None:
+    draw.line((x - 6, y, x + 6, y), fill=colour, width=2)
+    draw.line((x, y - 6, x, y + 6), fill=colour, width=2)
+    draw.ellipse((x - 9, y - 9, x + 9, y + 9), outline=colour)
 
 
 def _draw_motion_inset(draw: ImageDraw.ImageDraw, delta: np.ndarray, gripper: float | None, origin) -> None:
