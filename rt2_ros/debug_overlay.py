@@ -1,4 +1,4 @@
-"""The annotated debug image for rqt_image_view and episode GIFs: instruction, plan, state and action arrows."""
+"""The annotated debug image for rqt_image_view and episode GIFs: instruction, plan (its points drawn), state, action arrows."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ MIN_WIDTH = 320  # small camera frames are scaled up so the text stays readable
 LOC_BINS = 1024  # PaliGemma's <locNNNN> tokens per image side
 # A point in a plan: a label, then <locY><locX> (rt2_ros.data.plan_points writes them so).
 POINT = re.compile(r"\s*([^<]*?)\s*<loc(\d{4})><loc(\d{4})>")
-POINT_COLOURS = ((255, 255, 255), (255, 60, 60), (60, 255, 60), (255, 220, 0))  # 1st gripper, 2nd object, 3rd goal
+GRIPPER, OBJECT, GOAL = (255, 255, 255), (255, 60, 60), (60, 255, 60)
 
 
 def annotate(
@@ -39,7 +39,8 @@ def annotate(
         draw.text((width - 6 * len(state) - 4, 2), state, fill=(255, 220, 0))
     if plan:
         points = POINT.findall(plan)
-        for (label, y, x), colour in zip(points, POINT_COLOURS, strict=False):
+        for label, y, x in points:
+            colour = GRIPPER if label == "gripper" else GOAL if label == "to" else OBJECT
             _draw_point(draw, int(x) / LOC_BINS * width, int(y) / LOC_BINS * height, colour)
         # Points are drawn where they are; the text keeps their labels (and any other plan words).
         text = " | ".join(label for label, _, _ in points) if points else plan

@@ -12,7 +12,7 @@ def _marked(image: np.ndarray, x: float, y: float, colour) -> bool:
 
 def test_plan_points_are_drawn_at_their_pixels_in_their_colours():
     frame = np.full((96, 96, 3), 40, np.uint8)
-    plan = "gripper<loc0256><loc0512> red cube<loc0768><loc0128> to<loc0512><loc0896>"
+    plan = "red cube<loc0768><loc0128> gripper<loc0256><loc0512> to<loc0512><loc0896>"
     image = annotate(frame, "pick up the red cube", plan=plan)
     scale = MIN_WIDTH / 1024  # the 96 px frame is shown at 320 px
     assert _marked(image, 512 * scale, 256 * scale, (255, 255, 255))  # gripper

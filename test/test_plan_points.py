@@ -27,13 +27,13 @@ def test_every_step_gets_the_points_its_image_shows(dataset):
     for index, episode in enumerate(episodes):
         plans = read_plans(dataset, "scene", np.full(len(episode.steps), index), np.arange(len(episode.steps)))
         target = episode.metadata["task"]["target"]
-        assert all(p.startswith("gripper<loc") and f" {target}<loc" in p for p in plans)
+        assert all(p.startswith(f"{target}<loc") and " gripper<loc" in p for p in plans)
         assert all((" to<loc" in p) == (episode.task == "place_on_tile") for p in plans)
         # The first step shows the scene as reset: its points are the projections of the gripper and target.
         sim = TabletopSim("ur5e", cameras={"scene": (32, 32)})
         sim.reset(episode.task, episode.seed)
         gripper = loc_text(sim.project(sim.tcp_pose()[0]), 32, 32)
-        assert plans[0].startswith(f"gripper{gripper} {target}{loc_text(sim.project(sim.object_position(target)), 32, 32)}")
+        assert plans[0].startswith(f"{target}{loc_text(sim.project(sim.object_position(target)), 32, 32)} gripper{gripper}")
         assert plans[0] != plans[-1], "the points must follow the arm through the episode"
 
 

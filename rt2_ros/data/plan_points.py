@@ -7,7 +7,7 @@ boxes of the objects involved) and then the action; the intermediate text is a d
 target on every robot frame, and at inference the action is conditioned on it. Here a step's plan
 is PaliGemma location tokens (the same `<locY><locX>` points as the sim's pointing questions):
 
-    gripper<loc0412><loc0510> red cylinder<loc0700><loc0655> to<loc0650><loc0300>
+    red cylinder<loc0700><loc0655> gripper<loc0412><loc0510> to<loc0650><loc0300>
 
 `to` is where a carried object goes (the reference object or tile), absent for pick and push. Points
 follow their word without a space: the tokenizer would spend a token on each space.
@@ -46,10 +46,12 @@ def _point(sim, position: np.ndarray, camera: str) -> str:
 
 
 def plan_text(sim, camera: str = "scene") -> str:
-    """The plan for what `sim` shows now: gripper, task target and (for tasks that carry it somewhere) goal."""
+    """The plan for what `sim` shows now: task target, gripper and (for tasks that carry it somewhere) goal."""
     task = sim.task
-    words = [f"gripper{_point(sim, sim.tcp_pose()[0], camera)}"]
-    words.append(f"{task.target}{_point(sim, sim.object_position(task.target), camera)}")
+    # The object comes first: after the gripper's point, "the object is where the gripper is" would
+    # be right on most frames (grasping, carrying) and the model learnt that instead of finding it.
+    words = [f"{task.target}{_point(sim, sim.object_position(task.target), camera)}"]
+    words.append(f"gripper{_point(sim, sim.tcp_pose()[0], camera)}")
     if task.name in ("place_on", "move_near"):
         words.append(f"to{_point(sim, sim.object_position(task.reference), camera)}")
     elif task.name == "place_on_tile":
