@@ -59,6 +59,8 @@ class VLA:
         if max(config.action_token_ids) >= vocab:
             raise ValueError(f"action ids reach {max(config.action_token_ids)} but the model has {vocab} output rows")
         self.action_ids = torch.tensor(config.action_token_ids, dtype=torch.long)
+        # Looked up once: the training loss and validation read them at every step.
+        self.loc_ids = self._loc_ids()
         self.text_banned = self._text_banned(vocab)
 
     @property
@@ -69,8 +71,7 @@ class VLA:
     def actions(self) -> ActionTokenizer:
         return self.config.actions
 
-    @property
-    def loc_ids(self) -> torch.Tensor | None:
+    def _loc_ids(self) -> torch.Tensor | None:
         """Ids of PaliGemma's `<loc0000>`..`<loc1023>` in order (points in answers and plans); None without them."""
         ids = self.tokenizer.convert_tokens_to_ids([f"<loc{i:04d}>" for i in range(LOC_BINS)])
         if self.tokenizer.unk_token_id in ids or None in ids:
