@@ -52,6 +52,29 @@ def test_answers_match_the_scene():
     sim.close()
 
 
+def test_point_only_data_asks_with_the_arm_at_home_too():
+    from rt2_ros.data.pointing import loc_text
+    from rt2_ros.sim import TabletopSim
+    from rt2_ros.sim.tasks import task_names
+
+    point_only = list(generate_sim_vqa(4, size=32, kinds=("point",), home_pointing=True))
+    assert point_only and {e.kind for e in point_only} == {"point"}
+    # The first questions of each scene are asked on its reset image: the arm at home, where every
+    # robot episode starts, and the answer is where the sim puts the named object in that image.
+    sim = TabletopSim("ur5e", cameras={"scene": (32, 32)})
+    sim.reset(task_names()[2_000_000 % len(task_names())], 2_000_000)  # the first scene, as generate_sim_vqa lays it
+    home = sim.render("scene")
+    at_home = [e for e in point_only if np.array_equal(e.image, home)]
+    objects = [e for e in at_home if "gripper" not in e.question]
+    assert objects, "no object was pointed at with the arm at home"
+    for example in objects:
+        name = next(o.name for o in sim.task.layout.objects if o.name in example.question)
+        assert example.answer == loc_text(sim.project(sim.object_position(name), "scene"), 32, 32)
+    sim.close()
+    with pytest.raises(ValueError, match="unknown question kinds"):
+        next(generate_sim_vqa(1, size=32, kinds=("colour", "smell")))
+
+
 def test_write_load_round_trip_and_any_hf_dataset(tmp_path, examples):
     data = load_vqa(write_vqa(iter(examples[:20]), tmp_path / "vqa"))
     assert len(data) == 20 and data[3]["question"] == examples[3].question and data[3]["answer"] == examples[3].answer

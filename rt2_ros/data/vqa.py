@@ -151,14 +151,20 @@ def generate_sim_vqa(
     camera: str = "scene",
     seed: int = VQA_SEED_START,
     tile_fraction: float = 0.5,
-    pointing: bool = True,
+    kinds: tuple[str, ...] = KINDS,
+    home_pointing: bool = False,
     progress: bool = False,
 ) -> Iterator[VQAExample]:
     """Examples from `n_scenes` scenes (seeds seed..seed+n-1), all questions true of each rendered image.
 
-    pointing: also ask where the gripper and the objects are (rt2_ros.data.pointing), on a second
-    image of the same scene with the arm moved to a random pose.
+    kinds: the question kinds to keep. `point` (where the gripper and the objects are,
+    rt2_ros.data.pointing) is asked on a second image of the same scene with the arm moved to a
+    random pose; home_pointing also asks it on the first image, with the arm at home as every robot
+    episode starts: a model that finds the named object only once the arm is near it fails there.
     """
+    unknown = set(kinds) - set(KINDS)
+    if unknown or not kinds:
+        raise ValueError(f"unknown question kinds {sorted(unknown)}; kinds are {', '.join(KINDS)}")
     from tqdm import tqdm
 
     from rt2_ros.data.pointing import point_questions, pose_arm_randomly
@@ -171,11 +177,15 @@ def generate_sim_vqa(
         for scene in tqdm(range(seed, seed + n_scenes), desc="vqa scenes", disable=not progress):
             rng = np.random.default_rng([scene, 7])
             sim.reset(tasks[scene % len(tasks)], scene)
-            on_tile = _put_on_tile(sim, rng) if rng.random() < tile_fraction else None
+            on_tile = _put_on_tile(sim, rng) if "under" in kinds and rng.random() < tile_fraction else None
             image = sim.render(camera)
-            for kind, question, answer in questions_for_scene(sim, rng, on_tile):
-                yield VQAExample(image=image, question=question, answer=answer, kind=kind)
-            if pointing:
+            asked = questions_for_scene(sim, rng, on_tile) if set(kinds) - {"point"} else []
+            if home_pointing and "point" in kinds:
+                asked += point_questions(sim, rng, camera)
+            for kind, question, answer in asked:
+                if kind in kinds:
+                    yield VQAExample(image=image, question=question, answer=answer, kind=kind)
+            if "point" in kinds:
                 pose_arm_randomly(sim, rng)
                 image = sim.render(camera)
                 for kind, question, answer in point_questions(sim, rng, camera):
@@ -245,8 +255,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--robot", choices=["ur5e", "panda"], default="ur5e")
     parser.add_argument("--size", type=int, default=96)
     parser.add_argument("--seed", type=int, default=VQA_SEED_START)
+    parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS), help="question kinds to keep")
+    parser.add_argument(
+        "--home-pointing", action="store_true", help="also ask point questions with the arm at home (episode start)"
+    )
     args = parser.parse_args(argv)
-    examples = generate_sim_vqa(args.scenes, robot=args.robot, size=args.size, seed=args.seed, progress=True)
+    examples = generate_sim_vqa(
+        args.scenes, robot=args.robot, size=args.size, seed=args.seed, kinds=tuple(args.kinds),
+        home_pointing=args.home_pointing, progress=True,
+    )  # fmt: skip
     write_vqa(examples, args.out)
     data = load_vqa(args.out)
     kinds = {k: data["kind"].count(k) for k in KINDS}
