@@ -132,6 +132,7 @@ def write_png(runs: list[Run], path: Path, title: str = "") -> None:
     table.auto_set_font_size(False)
     table.set_fontsize(9)
     table.scale(1.0, 1.3)
+    table.auto_set_column_width(list(range(len(header))))  # long category names stay inside their cells
     rates = _row_rates(summaries)
     for (row, column), cell in table.get_celld().items():
         if row == 0 or rows[row - 1][1] in ("all", ""):  # the header, category totals and overall
