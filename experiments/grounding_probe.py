@@ -8,6 +8,14 @@ right?" The tower is frozen; the decoder is the model's own (default) or freshly
 
     .venv/bin/python experiments/grounding_probe.py --model runs/s3-vision --vqa runs/data/s3-vqa-2000 \
         --kind where --steps 1000 --lr 3e-4 --fresh
+
+Session 5 question: the same decoder learns `where` but not to point at a named object
+(`rt2 vqa --kinds point`). `--kind point --objects-only` asks only about objects and also prints
+the row error, in pixels, of the first answer token (`<locY>`), against always answering the
+median row; a decoder that selects the named object's patch gets well under that.
+
+    .venv/bin/python experiments/grounding_probe.py --model runs/s3-vision --vqa runs/data/s5-point-a \
+        --kind point --objects-only --train 4000 --steps 1500 --fresh
 """
 
 from __future__ import annotations
@@ -22,9 +30,10 @@ from rt2_ros.vla.model import VLA
 from rt2_ros.vla.training import build_example, collate
 
 
-def first_answer_token_accuracy(model, examples, pad_id: int) -> float:
+def first_answer_tokens(model, examples, pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(predicted, true) first answer token ids of held-out examples."""
     model.eval()
-    hits = 0
+    said, truth = [], []
     with torch.no_grad():
         for start in range(0, len(examples), 50):
             batch = collate(examples[start : start + 50], pad_id)
@@ -32,9 +41,20 @@ def first_answer_token_accuracy(model, examples, pad_id: int) -> float:
             logits = model(**batch).logits[:, :-1]
             first = (labels != -100).float().argmax(1)
             rows = torch.arange(len(labels))
-            hits += int((logits[rows, first].argmax(-1) == labels[rows, first]).sum())
+            said.append(logits[rows, first].argmax(-1))
+            truth.append(labels[rows, first])
     model.train()
-    return hits / len(examples)
+    return torch.cat(said), torch.cat(truth)
+
+
+def row_error_px(said: torch.Tensor, truth: torch.Tensor, loc_ids: torch.Tensor, size: int) -> tuple[float, float]:
+    """Mean |row| error in pixels of <locY> answers (a non-loc answer counts as the median row), and blind."""
+    index = {int(token): i for i, token in enumerate(loc_ids)}
+    true_rows = torch.tensor([index[int(t)] for t in truth], dtype=torch.float32)
+    median = true_rows.median()
+    said_rows = torch.tensor([index.get(int(t), float(median)) for t in said], dtype=torch.float32)
+    scale = size / len(loc_ids)
+    return float((said_rows - true_rows).abs().mean() * scale), float((median - true_rows).abs().mean() * scale)
 
 
 def main() -> None:
@@ -48,6 +68,7 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--fresh", action="store_true", help="re-initialise projector and decoder, keep the tower")
+    p.add_argument("--objects-only", action="store_true", help="kind point: leave out questions about the gripper")
     args = p.parse_args()
     torch.set_num_threads(1)
     vla = VLA.from_pretrained(args.model)
@@ -59,7 +80,12 @@ def main() -> None:
     model = vla.model
     model.model.vision_tower.requires_grad_(False)
     data = load_vqa(args.vqa)
-    rows = [data[i] for i, kind in enumerate(data["kind"]) if kind == args.kind][: args.train + args.test]
+    keep = [
+        i
+        for i, (kind, question) in enumerate(zip(data["kind"], data["question"], strict=True))
+        if kind == args.kind and not (args.objects_only and "gripper" in question)
+    ]
+    rows = [data[i] for i in keep[: args.train + args.test]]
     examples = [build_example(vla, r["image"], vla.vqa_prompt(r["question"]), str(r["answer"])) for r in rows]
     train, test = examples[: args.train], examples[args.train :]
     pad_id = vla.tokenizer.pad_token_id
@@ -68,8 +94,12 @@ def main() -> None:
     start = time.time()
     for step in range(args.steps + 1):
         if step % 50 == 0:
-            accuracy = first_answer_token_accuracy(model, test, pad_id)
-            print(f"step {step:5d}  held-out accuracy {accuracy:.3f}  {time.time() - start:.0f} s", flush=True)
+            said, truth = first_answer_tokens(model, test, pad_id)
+            report = f"step {step:5d}  held-out accuracy {(said == truth).float().mean():.3f}"
+            if args.kind == "point":
+                error, blind = row_error_px(said, truth, vla.loc_ids, rows[0]["image"].size[1])
+                report += f"  row error {error:.1f} px (blind {blind:.1f})"
+            print(f"{report}  {time.time() - start:.0f} s", flush=True)
         picks = torch.randint(0, len(train), (args.batch_size,), generator=generator)
         with torch.autocast("cpu", dtype=torch.bfloat16):
             loss = model(**collate([train[int(i)] for i in picks], pad_id)).loss
