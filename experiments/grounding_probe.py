@@ -13,6 +13,8 @@ Session 5 question: the same decoder learns `where` but not to point at a named 
 (`rt2 vqa --kinds point`). `--kind point --objects-only` asks only about objects and also prints
 the row error, in pixels, of the first answer token (`<locY>`), against always answering the
 median row; a decoder that selects the named object's patch gets well under that.
+`--grid N` asks instead for the object's grid cell as two digits, column first (`where` made finer;
+N=2 is left/right on this data), and compares the column's accuracy with the most common column.
 
     .venv/bin/python experiments/grounding_probe.py --model runs/s3-vision --vqa runs/data/s5-point-a \
         --kind point --objects-only --train 4000 --steps 1500 --fresh
@@ -21,6 +23,7 @@ median row; a decoder that selects the named object's patch gets well under that
 from __future__ import annotations
 
 import argparse
+import re
 import time
 
 import torch
@@ -28,6 +31,8 @@ import torch
 from rt2_ros.data.vqa import load_vqa
 from rt2_ros.vla.model import VLA
 from rt2_ros.vla.training import build_example, collate
+
+LOC = re.compile(r"<loc(\d{4})>")
 
 
 def first_answer_tokens(model, examples, pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -68,6 +73,7 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--fresh", action="store_true", help="re-initialise projector and decoder, keep the tower")
+    p.add_argument("--grid", type=int, default=0, help="kind point: answer the column and row of a grid as digits")
     p.add_argument("--objects-only", action="store_true", help="kind point: leave out questions about the gripper")
     args = p.parse_args()
     torch.set_num_threads(1)
@@ -86,7 +92,12 @@ def main() -> None:
         if kind == args.kind and not (args.objects_only and "gripper" in question)
     ]
     rows = [data[i] for i in keep[: args.train + args.test]]
-    examples = [build_example(vla, r["image"], vla.vqa_prompt(r["question"]), str(r["answer"])) for r in rows]
+    answers = [str(r["answer"]) for r in rows]
+    if args.grid:  # <locY><locX> -> "C R": column then row of a grid x grid split, as digits (`where`, finer)
+        answers = [" ".join(str(int(v) * args.grid // 1024) for v in LOC.findall(a)[::-1]) for a in answers]
+    examples = [
+        build_example(vla, r["image"], vla.vqa_prompt(r["question"]), a) for r, a in zip(rows, answers, strict=True)
+    ]
     train, test = examples[: args.train], examples[args.train :]
     pad_id = vla.tokenizer.pad_token_id
     optimizer = torch.optim.AdamW([q for q in model.parameters() if q.requires_grad], lr=args.lr, weight_decay=0.01)
@@ -96,7 +107,11 @@ def main() -> None:
         if step % 50 == 0:
             said, truth = first_answer_tokens(model, test, pad_id)
             report = f"step {step:5d}  held-out accuracy {(said == truth).float().mean():.3f}"
-            if args.kind == "point":
+            if args.grid:
+                columns = [a.split()[0] for a in answers[args.train :]]
+                common = max(set(columns), key=columns.count)
+                report += f"  (most common column {columns.count(common) / len(columns):.3f})"
+            elif args.kind == "point":
                 error, blind = row_error_px(said, truth, vla.loc_ids, rows[0]["image"].size[1])
                 report += f"  row error {error:.1f} px (blind {blind:.1f})"
             print(f"{report}  {time.time() - start:.0f} s", flush=True)
