@@ -27,6 +27,7 @@ import torch
 
 from rt2_ros.policy import Policy
 from rt2_ros.train_data import load_robot_steps
+from rt2_ros.vla.model import LOC_BINS
 
 POINT = re.compile(r"\s*([^<]*?)\s*<loc(\d{4})><loc(\d{4})>")
 FAR_PX = 10.0
@@ -37,7 +38,7 @@ def points(plan: str, size: int) -> dict[str, np.ndarray]:
     out = {}
     for label, y, x in POINT.findall(plan):
         key = "gripper" if label == "gripper" else "goal" if label == "to" else "object"
-        out[key] = np.array([int(y), int(x)]) * size / 1024
+        out[key] = np.array([int(y), int(x)]) * size / LOC_BINS
     return out
 
 
@@ -51,7 +52,11 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.start:
-        start_frames(Policy.from_pretrained(args.model), args.start, args.camera)
+        from rt2_ros.eval.cli import training_info
+
+        info = training_info(args.model)  # the robot and image size the model was trained on, as rt2 eval reads them
+        size = int(info.get("camera_size", [96])[0])
+        start_frames(Policy.from_pretrained(args.model), args.start, args.camera, info.get("robot", "ur5e"), size)
         return
     if not args.data:
         parser.error("--data is needed unless --start is given")
@@ -78,11 +83,11 @@ def main() -> None:
             print(f"{key}: median {np.median(values):.1f} px, mean {np.mean(values):.1f} px, n {len(values)}")
 
 
-def start_frames(policy: Policy, per_task: int, camera: str, size: int = 96) -> None:
+def start_frames(policy: Policy, per_task: int, camera: str, robot: str, size: int) -> None:
     from rt2_ros.data.splits import CATEGORY_TASKS, eval_seeds
     from rt2_ros.sim import TabletopSim
 
-    sim = TabletopSim("ur5e", cameras={camera: (size, size)})
+    sim = TabletopSim(robot, cameras={camera: (size, size)})
     errors, nearest, chance, missing = [], 0, 0.0, 0
     for task in CATEGORY_TASKS["seen"]:
         for seed in eval_seeds("seen", task, per_task, sim):
