@@ -18,6 +18,13 @@ N=2 is left/right on this data), and compares the column's accuracy with the mos
 
     .venv/bin/python experiments/grounding_probe.py --model runs/s3-vision --vqa runs/data/s5-point-a \
         --kind point --objects-only --train 4000 --steps 1500 --fresh
+
+Session 6 answer: the fresh decoder's <loc> rows were random and unordered. `--ordinal` starts them
+(and the action rows) as rt2_ros.vla.ordinal_tokens does for every new tiny model; `--loc-sigma` uses
+the trainer's Gaussian location targets.
+
+    .venv/bin/python experiments/grounding_probe.py --model runs/s3-vision --vqa runs/data/s5-point-a \
+        --kind point --objects-only --train 8000 --steps 2000 --fresh --loc-sigma 16 --ordinal
 """
 
 from __future__ import annotations
@@ -30,6 +37,8 @@ import torch
 
 from rt2_ros.data.vqa import load_vqa
 from rt2_ros.vla.model import LOC_BINS, VLA
+from rt2_ros.train_loss import next_token_loss
+from rt2_ros.vla.ordinal_tokens import set_ordinal_embeddings
 from rt2_ros.vla.training import build_example, collate
 
 LOC = re.compile(r"<loc(\d{4})>")
@@ -75,6 +84,8 @@ def main() -> None:
     p.add_argument("--fresh", action="store_true", help="re-initialise projector and decoder, keep the tower")
     p.add_argument("--grid", type=int, default=0, help="kind point: answer the column and row of a grid as digits")
     p.add_argument("--objects-only", action="store_true", help="kind point: leave out questions about the gripper")
+    p.add_argument("--loc-sigma", type=float, default=0.0, help="Gaussian <loc> targets, std in bins (as rt2 train)")
+    p.add_argument("--ordinal", action="store_true", help="with --fresh: ordered <loc>/action rows (ordinal_tokens)")
     args = p.parse_args()
     torch.set_num_threads(1)
     vla = VLA.from_pretrained(args.model)
@@ -83,6 +94,8 @@ def main() -> None:
         fresh = type(vla.model)(vla.model.config)
         fresh.model.vision_tower.load_state_dict(vla.model.model.vision_tower.state_dict())
         vla.model = fresh
+        if args.ordinal:
+            set_ordinal_embeddings(fresh, [vla.loc_ids, vla.action_ids])
     model = vla.model
     model.model.vision_tower.requires_grad_(False)
     data = load_vqa(args.vqa)
@@ -118,7 +131,9 @@ def main() -> None:
             print(f"{report}  {time.time() - start:.0f} s", flush=True)
         picks = torch.randint(0, len(train), (args.batch_size,), generator=generator)
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            loss = model(**collate([train[int(i)] for i in picks], pad_id)).loss
+            batch = collate([train[int(i)] for i in picks], pad_id)
+            labels = batch.pop("labels")
+            loss = next_token_loss(model(**batch).logits, labels, vla.action_ids, 0.0, vla.loc_ids, args.loc_sigma)
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)

@@ -13,6 +13,7 @@ import torch
 
 from rt2_ros.actions import ActionTokenizer
 from rt2_ros.vla.model import VLA
+from rt2_ros.vla.ordinal_tokens import set_ordinal_embeddings
 from rt2_ros.vla.position_code import set_position_code
 from rt2_ros.vla.vocab import STRATEGIES
 
@@ -126,6 +127,8 @@ def build_tiny_vla(
         corpus = [_WORDS, words] if vocab == "least_used" else None
         torch.manual_seed(seed)  # resize_token_embeddings draws the new rows
         vla = VLA.from_base(base, vocab=vocab, actions=actions, corpus=corpus, **config_fields)
+    # Else <loc> and action tokens start unordered and pointing takes far longer to learn (see module).
+    set_ordinal_embeddings(vla.model, [ids for ids in (vla.loc_ids, vla.action_ids) if ids is not None])
     vla.name = folder.name
     vla.save_pretrained(folder)
     return folder
