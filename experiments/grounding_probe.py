@@ -36,8 +36,8 @@ import time
 import torch
 
 from rt2_ros.data.vqa import load_vqa
-from rt2_ros.vla.model import LOC_BINS, VLA
 from rt2_ros.train_loss import next_token_loss
+from rt2_ros.vla.model import LOC_BINS, VLA
 from rt2_ros.vla.ordinal_tokens import set_ordinal_embeddings
 from rt2_ros.vla.training import build_example, collate
 
