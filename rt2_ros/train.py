@@ -412,9 +412,10 @@ def main(argv: list[str] | None = None) -> int:
                 with accelerator.autocast():
                     labels = batch.pop("labels")
                     logits = model(**batch).logits
-                loss = next_token_loss(
-                    logits, labels, vla.action_ids, args.action_sigma, vla.loc_ids, args.loc_sigma
-                ) / micro_per_step
+                loss = (
+                    next_token_loss(logits, labels, vla.action_ids, args.action_sigma, vla.loc_ids, args.loc_sigma)
+                    / micro_per_step
+                )
                 accelerator.backward(loss)
             step_loss += float(loss.detach())
         accelerator.clip_grad_norm_(model.parameters(), 1.0)

@@ -33,7 +33,9 @@ def test_every_step_gets_the_points_its_image_shows(dataset):
         sim = TabletopSim("ur5e", cameras={"scene": (32, 32)})
         sim.reset(episode.task, episode.seed)
         gripper = loc_text(sim.project(sim.tcp_pose()[0]), 32, 32)
-        assert plans[0].startswith(f"{target}{loc_text(sim.project(sim.object_position(target)), 32, 32)} gripper{gripper}")
+        assert plans[0].startswith(
+            f"{target}{loc_text(sim.project(sim.object_position(target)), 32, 32)} gripper{gripper}"
+        )
         assert plans[0] != plans[-1], "the points must follow the arm through the episode"
 
 

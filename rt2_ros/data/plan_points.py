@@ -130,7 +130,9 @@ def read_plans(dataset: str | Path, camera: str, episode_index: np.ndarray, step
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="rt2 plans", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="rt2 plans", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("datasets", nargs="+", help="episode dataset folders (rt2 collect)")
     parser.add_argument("--camera", default="scene", help="the camera whose pixels the points are in")
     args = parser.parse_args(argv)

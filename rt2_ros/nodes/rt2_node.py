@@ -97,7 +97,11 @@ class RT2Node(Node):
         p = self.params
         # False is the parameter's default, not a request to skip a plan the model was trained to write.
         return Policy.from_pretrained(
-            p.model_path, decoding=p.decoding, dtype=p.dtype, chain_of_thought=p.chain_of_thought or None, compile=p.compile
+            p.model_path,
+            decoding=p.decoding,
+            dtype=p.dtype,
+            chain_of_thought=p.chain_of_thought or None,
+            compile=p.compile,
         )
 
     def _create_interfaces(self) -> None:
