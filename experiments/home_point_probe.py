@@ -1,0 +1,62 @@
+"""Does a model find the named object when asked in VQA form? "point to the X" on held-out scenes, home vs posed arm.
+
+Session 6 question: plan-trained models' plans do not find the named object on an episode's first
+frame (`plan_probe.py --start`), but does the model find it when asked as a question? This asks the
+`point` questions about objects of an `rt2 vqa ... --home-pointing` folder, greedily decoded as
+`Policy.answer` does, and splits them by image: arm at home (as every episode starts; the image's
+gripper answer is the home point) or posed. Prints the median error in pixels and how many answers
+fall within 5 px.
+
+    rt2 vqa runs/data/s6-heldout --scenes 100 --seed 2300000 --home-pointing
+    .venv/bin/python experiments/home_point_probe.py --model runs/s6-policy/model --vqa runs/data/s6-heldout
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import re
+
+import numpy as np
+import torch
+
+from rt2_ros.data.vqa import load_vqa
+from rt2_ros.policy import Policy
+from rt2_ros.vla.model import LOC_BINS
+
+POINT = re.compile(r"<loc(\d{4})><loc(\d{4})>")
+HOME_GRIPPER = "<loc0250><loc0512>"  # where the UR5e's gripper is in the 96 px scene camera at home
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--model", required=True)
+    p.add_argument("--vqa", required=True, help="an rt2 vqa folder made with --home-pointing")
+    p.add_argument("--per-group", type=int, default=60)
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    policy = Policy.from_pretrained(args.model)
+    rows = [r for r in load_vqa(args.vqa) if r["kind"] == "point"]
+
+    def key(row) -> str:
+        return hashlib.md5(row["image"].tobytes()).hexdigest()
+
+    at_home = {key(r): r["answer"] == HOME_GRIPPER for r in rows if "gripper" in r["question"]}
+    errors: dict[bool, list[float]] = {True: [], False: []}
+    for row in rows:
+        home = at_home.get(key(row))
+        if "gripper" in row["question"] or home is None or len(errors[home]) >= args.per_group:
+            continue
+        size = row["image"].size[1]
+        said = POINT.search(policy.answer(np.asarray(row["image"].convert("RGB")), row["question"]))
+        truth = np.array(POINT.search(row["answer"]).groups(), dtype=float)
+        error = np.linalg.norm(np.array(said.groups(), dtype=float) - truth) * size / LOC_BINS if said else np.inf
+        errors[home].append(float(error))
+    for home, found in errors.items():
+        found = np.array(found)
+        where = "home" if home else "posed"
+        print(f"{where} objects: median {np.median(found):.1f} px, within 5 px {np.sum(found < 5)}/{len(found)}")
+
+
+if __name__ == "__main__":
+    main()
