@@ -4,8 +4,8 @@ Session 6 question: plan-trained models' plans do not find the named object on a
 frame (`plan_probe.py --start`), but does the model find it when asked as a question? This asks the
 `point` questions about objects of an `rt2 vqa ... --home-pointing` folder, greedily decoded as
 `Policy.answer` does, and splits them by image: arm at home (as every episode starts; the image's
-gripper answer is the home point) or posed. Prints the median error in pixels and how many answers
-fall within 5 px.
+gripper answer is the folder's most common one, since every scene is asked once at home) or posed.
+Prints the median error in pixels and how many answers fall within 5 px.
 
     rt2 vqa runs/data/s6-heldout --scenes 100 --seed 2300000 --home-pointing
     .venv/bin/python experiments/home_point_probe.py --model runs/s6-policy/model --vqa runs/data/s6-heldout
@@ -15,17 +15,14 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import re
+from collections import Counter
 
 import numpy as np
 import torch
 
 from rt2_ros.data.vqa import load_vqa
+from rt2_ros.eval.probe import point_px
 from rt2_ros.policy import Policy
-from rt2_ros.vla.model import LOC_BINS
-
-POINT = re.compile(r"<loc(\d{4})><loc(\d{4})>")
-HOME_GRIPPER = "<loc0250><loc0512>"  # where the UR5e's gripper is in the 96 px scene camera at home
 
 
 def main() -> None:
@@ -41,16 +38,18 @@ def main() -> None:
     def key(row) -> str:
         return hashlib.md5(row["image"].tobytes()).hexdigest()
 
-    at_home = {key(r): r["answer"] == HOME_GRIPPER for r in rows if "gripper" in r["question"]}
+    gripper = {key(r): r["answer"] for r in rows if "gripper" in r["question"]}
+    home_answer = Counter(gripper.values()).most_common(1)[0][0]
+    at_home = {image: answer == home_answer for image, answer in gripper.items()}
     errors: dict[bool, list[float]] = {True: [], False: []}
     for row in rows:
         home = at_home.get(key(row))
         if "gripper" in row["question"] or home is None or len(errors[home]) >= args.per_group:
             continue
         size = row["image"].size[1]
-        said = POINT.search(policy.answer(np.asarray(row["image"].convert("RGB")), row["question"]))
-        truth = np.array(POINT.search(row["answer"]).groups(), dtype=float)
-        error = np.linalg.norm(np.array(said.groups(), dtype=float) - truth) * size / LOC_BINS if said else np.inf
+        said = point_px(policy.answer(np.asarray(row["image"].convert("RGB")), row["question"]), size)
+        truth = point_px(row["answer"], size)
+        error = np.linalg.norm(said - truth) if said is not None else np.inf
         errors[home].append(float(error))
     for home, found in errors.items():
         found = np.array(found)

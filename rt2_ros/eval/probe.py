@@ -23,13 +23,16 @@ from typing import Any
 import numpy as np
 import torch
 
+from rt2_ros.data.pointing import LOC_BINS
+
 LOC = re.compile(r"<loc(\d{4})><loc(\d{4})>")
 VAL_EVERY = 20  # as rt2_ros.train._split_vqa
 
 
-def _point(text: str, size: int) -> np.ndarray | None:
+def point_px(text: str, size: int) -> np.ndarray | None:
+    """The first `<locY><locX>` point in text, as (row, column) pixels of a size x size image; None if none."""
     match = LOC.search(text)
-    return None if match is None else np.array([int(match[1]), int(match[2])]) * size / 1024
+    return None if match is None else np.array([int(match[1]), int(match[2])]) * size / LOC_BINS
 
 
 def vqa_by_kind(vla, rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -44,7 +47,7 @@ def vqa_by_kind(vla, rows: list[dict[str, Any]]) -> dict[str, Any]:
         hits[kind] += answer.lower() == str(row["answer"]).strip().lower()
         if kind == "point":
             size = np.asarray(row["image"]).shape[0]
-            truth, guess = _point(str(row["answer"]), size), _point(answer, size)
+            truth, guess = point_px(str(row["answer"]), size), point_px(answer, size)
             errors.append(None if guess is None else float(np.linalg.norm(guess - truth)))
     out: dict[str, Any] = {"accuracy": {k: hits[k] / counts[k] for k in sorted(counts)}, "examples": dict(counts)}
     if errors:  # answers that are not a <locY><locX> point are counted apart (strict JSON has no infinity)
@@ -80,7 +83,7 @@ def gripper_probe(vla, rows: list[dict[str, Any]], random_vla=None) -> dict[str,
     """Linear-probe error (px) of the gripper's position from vision features; rows: 'point to the gripper' examples."""
     images = [row["image"] for row in rows]
     size = np.asarray(images[0]).shape[0]
-    targets = np.stack([_point(str(row["answer"]), size) for row in rows])
+    targets = np.stack([point_px(str(row["answer"]), size) for row in rows])
     train = int(len(rows) * 0.8)
     out = {
         "mean_position_px": float(np.median(np.linalg.norm(targets[train:] - targets[:train].mean(0), axis=1))),
