@@ -1,4 +1,7 @@
-"""The annotated debug image for rqt_image_view and episode GIFs: instruction, plan (its points drawn), state, action arrows."""
+"""The annotated debug image for rqt_image_view and episode GIFs.
+
+It shows the instruction, the plan (its points drawn), the state and the action arrows.
+"""
 
 from __future__ import annotations
 

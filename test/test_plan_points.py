@@ -53,3 +53,24 @@ def test_a_replay_that_differs_from_the_stored_episode_writes_no_plans(dataset, 
     assert not plans_path(copy, "scene").exists()
     with pytest.raises(DatasetError, match="rt2 plans"):
         read_plans(copy, "scene", np.array([0]), np.array([0]))
+
+
+def test_random_start_episodes_begin_over_the_table_and_replay_into_plans(tmp_path):
+    from rt2_ros.sim.expert import random_start
+
+    out = tmp_path / "robot"
+    collect(out, ["pick"], 2, size=32, noise=0.02, random_starts=True, progress=False)
+    assert main([str(out)]) == 0
+    sim = TabletopSim("ur5e", cameras={"scene": (32, 32)})
+    sim.reset("pick", 0)
+    home = loc_text(sim.project(sim.tcp_pose()[0]), 32, 32)
+    starts = set()
+    for index, episode in enumerate(iter_episodes(out)):
+        assert episode.success and episode.metadata["random_start"]
+        plan = read_plans(out, "scene", np.array([index]), np.array([0]))[0]
+        sim.reset(episode.task, episode.seed, arm_start=random_start(episode.seed))
+        start = loc_text(sim.project(sim.tcp_pose()[0]), 32, 32)
+        # The plan's gripper point is the random start's, not home's: the replay started where the images did.
+        assert plan.endswith(f"gripper{start}")
+        starts.add(start)
+    assert home not in starts and len(starts) == 2

@@ -32,6 +32,7 @@ def collect(
     split: str = "train",
     start_seed: int = splits.ROBOT_SEED_START,
     noise: float = 0.0,
+    random_starts: bool = False,
     overwrite: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
@@ -48,6 +49,7 @@ def collect(
         "size": size,
         "split": split,
         "noise": noise,
+        "random_starts": random_starts,
         "held_out": {
             "colours": splits.HELD_OUT_COLOURS,
             "tables": splits.HELD_OUT_TABLES,
@@ -69,7 +71,7 @@ def collect(
                 if len(kept) == episodes_per_task:
                     break
                 seed = next(seeds)
-                episode = run_expert(sim, task, seed, noise=noise)
+                episode = run_expert(sim, task, seed, noise=noise, from_random_start=random_starts)
                 if episode.success:
                     writer.add(episode)
                     kept.append(seed)
@@ -104,6 +106,11 @@ def main(argv: list[str] | None = None) -> int:
         default=0.0,
         help="DART: std (m/s) of slowly varying noise on the executed motion; the clean expert action is recorded",
     )
+    parser.add_argument(
+        "--random-starts",
+        action="store_true",
+        help="start each episode with the tool over a random point of the table instead of at home",
+    )
     parser.add_argument("--overwrite", action="store_true")
     args = parser.parse_args(argv)
     report = collect(
@@ -116,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         split=args.split,
         start_seed=args.start_seed,
         noise=args.noise,
+        random_starts=args.random_starts,
         overwrite=args.overwrite,
     )
     total = sum(t["kept"] for t in report["tasks"].values())

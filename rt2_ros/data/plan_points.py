@@ -98,7 +98,8 @@ def annotate(dataset: str | Path, camera: str = "scene", progress: bool = True) 
             int(episode["seed"]),
             render=False,
             noise=float(episode["metadata"].get("noise", 0.0)),
-            on_step=lambda sim: plans.append(plan_text(sim, camera)),
+            from_random_start=bool(episode["metadata"].get("random_start", False)),
+            on_step=lambda sim, plans=plans: plans.append(plan_text(sim, camera)),
         )
         actions = np.stack([step.action for step in replayed.steps])
         expected = stored.get(int(episode["episode_index"]))

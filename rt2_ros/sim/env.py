@@ -81,16 +81,22 @@ class TabletopSim:
 
     # --- episodes -----------------------------------------------------------------------------
 
-    def reset(self, task: str, seed: int) -> TaskInstance:
-        """Lay out the table for `task` from `seed`, put the arm home with the gripper open."""
+    def reset(self, task: str, seed: int, arm_start: tuple[np.ndarray, float] | None = None) -> TaskInstance:
+        """Lay out the table for `task` from `seed`, put the arm home with the gripper open.
+
+        arm_start: (TCP position, yaw) to start from instead of home (tool down; see expert.random_start).
+        """
         self.task = sample_task(task, seed)
         mujoco.mj_resetData(self.model, self.data)
-        self.data.qpos[self.scene.arm_qpos] = self.home_q
+        q = self.home_q
+        if arm_start is not None:
+            q = solve_ik(self.kinematics, self.home_q, np.asarray(arm_start[0], float), tool_rotation(arm_start[1]))
+        self.data.qpos[self.scene.arm_qpos] = q
         self._apply_layout(self.task.layout)
         self.command_gripper(0.0)
-        self.data.ctrl[self.scene.arm_actuators] = self.home_q
+        self.data.ctrl[self.scene.arm_actuators] = q
         mujoco.mj_forward(self.model, self.data)
-        self.servo.reset(self.home_q, self.data.time)
+        self.servo.reset(q, self.data.time)
         # Let the fingers open and the objects come to rest, then start the clock: every episode
         # begins from a still scene, whatever the model's initial finger positions are.
         self._physics_steps = 0

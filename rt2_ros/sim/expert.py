@@ -16,6 +16,7 @@ import numpy as np
 
 from rt2_ros.data.episode import Episode, Step
 from rt2_ros.sim.env import TabletopSim, tool_rotation
+from rt2_ros.sim.layout import WORKSPACE_X, WORKSPACE_Y
 from rt2_ros.sim.servo import orientation_error
 from rt2_ros.sim.tasks import PUSH_DIRECTIONS
 
@@ -23,6 +24,8 @@ MAX_LINEAR = 0.15  # m/s
 MAX_ANGULAR = 1.0  # rad/s
 GAIN = 6.0  # 1/s: each control step removes 60% of the remaining error at 10 Hz
 MAX_STEPS = 300
+START_HEIGHT = (0.10, 0.25)  # m: a random start's tool height, above every object (settling must not hit one)
+START_STREAM = 0x5747  # random_start's own seed stream, apart from the layout's
 
 
 @dataclass
@@ -155,6 +158,18 @@ class MotionNoise:
         return self.value
 
 
+def random_start(seed: int) -> tuple[np.ndarray, float]:
+    """A start pose for episode `seed`: the tool over a random point of the workspace, above the objects.
+
+    Episodes that all start at home teach a policy that a gripper away from home has its object
+    just below it (the expert goes straight there), and a closed-loop policy then descends wherever
+    it is. Starting some episodes elsewhere shows the gripper in every place with the object elsewhere.
+    """
+    rng = np.random.default_rng([seed, START_STREAM])
+    position = np.array([rng.uniform(*WORKSPACE_X), rng.uniform(*WORKSPACE_Y), rng.uniform(*START_HEIGHT)])
+    return position, float(rng.uniform(-np.pi / 4, np.pi / 4))
+
+
 def run_expert(
     sim: TabletopSim,
     task: str,
@@ -162,14 +177,17 @@ def run_expert(
     render: bool = True,
     noise: float = 0.0,
     on_step: Callable[[TabletopSim], None] | None = None,
+    from_random_start: bool = False,
 ) -> Episode:
     """Reset to (task, seed) and solve it; images are rendered for every step unless render=False.
 
     noise: standard deviation (m/s) of the DART perturbation of the executed linear twist; 0 = none.
+    from_random_start: start with the tool over a random point of the table (random_start(seed))
+    instead of at home.
     on_step: called with the sim at every recorded step, before its action is applied (what the
     step's image shows); rt2_ros.data.plan_points reads the scene there when replaying episodes.
     """
-    instance = sim.reset(task, seed)
+    instance = sim.reset(task, seed, arm_start=random_start(seed) if from_random_start else None)
     waypoints = plan(sim)
     period = 1.0 / sim.control_rate_hz
     perturb = MotionNoise(noise, seed) if noise > 0 else None
@@ -216,5 +234,10 @@ def run_expert(
         success=sim.success(),
         instruction=instance.instruction,
         control_rate_hz=sim.control_rate_hz,
-        metadata={"expert": "scripted", "task": instance.describe(), "noise": noise},
+        metadata={
+            "expert": "scripted",
+            "task": instance.describe(),
+            "noise": noise,
+            "random_start": from_random_start,
+        },
     )
