@@ -1,0 +1,85 @@
+"""Closed loop with the true plan: is a plan-trained VLA's failure its plan or its actions?
+
+Session 7 question. Each step, the plan `rt2 plans` would write for what the sim shows now (the
+object's, gripper's and goal's true pixels, rt2_ros.data.plan_points.plan_text) is fed teacher
+forced after `Plan:`, and the model decodes only the 8 action tokens, as Policy.act does after
+its own plan. Episodes run through rt2_ros.eval.rollout.run_episode, the loop `rt2 eval` uses, on
+the same seeds. High success here and none with the model's own plans puts the failure in the
+plan (finding the object); none here puts it in the actions.
+
+    .venv/bin/python experiments/oracle_plan_eval.py --model runs/s6-policy/model --episodes 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+import torch
+
+from rt2_ros.data.plan_points import plan_text
+from rt2_ros.data.splits import CATEGORY_TASKS, eval_seeds
+from rt2_ros.eval.rollout import RolloutOptions, run_episode
+from rt2_ros.images import to_pil
+from rt2_ros.policy import Action, Policy
+from rt2_ros.sim import TabletopSim
+from rt2_ros.vla.decoding import _action_tokens, _Stream
+
+
+class OraclePlanAgent:
+    """The model's actions after the sim's true plan."""
+
+    def __init__(self, policy: Policy, camera: str) -> None:
+        self.policy, self.camera, self.sim = policy, camera, None
+        self.name = f"{policy.name} + true plan"
+
+    def reset(self, sim: TabletopSim) -> None:
+        self.sim = sim
+        self.policy.reset()
+
+    @torch.inference_mode()
+    def act(self, image: np.ndarray, instruction: str) -> Action:
+        start = time.perf_counter()
+        vla = self.policy.vla
+        plan = plan_text(self.sim, self.camera)
+        stream = _Stream(vla.model, vla.encode_prompt(to_pil(image), vla.action_prompt(instruction)))
+        stream.feed(vla.text_ids(f"{vla.config.plan_prefix} {plan} {vla.config.action_marker}"))
+        bins = _action_tokens(vla, stream, 0.0, None)
+        values, terminate = vla.actions.decode(bins)
+        total = 1e3 * (time.perf_counter() - start)
+        return Action(terminate, values[:6].copy(), float(values[6]), bins.tolist(), plan, {"total": total})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--episodes", type=int, default=2, help="per seen task")
+    parser.add_argument("--max-steps", type=int, default=150)
+    parser.add_argument("--camera", default="scene")
+    parser.add_argument("--size", type=int, default=96)
+    parser.add_argument("--gif", help="write the first episode of each task here (a folder)")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    agent = OraclePlanAgent(Policy.from_pretrained(args.model), args.camera)
+    sim = TabletopSim("ur5e", cameras={args.camera: (args.size, args.size)})
+    options = RolloutOptions(camera=args.camera, max_steps=args.max_steps)
+    wins = 0
+    total = 0
+    for task in CATEGORY_TASKS["seen"]:
+        for k, seed in enumerate(eval_seeds("seen", task, args.episodes, sim)):
+            result = run_episode(sim, agent, task, seed, options, record=bool(args.gif) and k == 0)
+            wins += result.success
+            total += 1
+            outcome = "success" if result.success else "fail"
+            print(f"{task:15s} seed {seed}: {outcome} ({result.end}, {result.steps} steps)")
+            if result.frames:
+                Path(args.gif).mkdir(parents=True, exist_ok=True)
+                iio.imwrite(Path(args.gif) / f"{task}_{seed}.gif", np.stack(result.frames), duration=100, loop=0)
+    print(f"true plans: {wins}/{total} seen episodes succeed")
+
+
+if __name__ == "__main__":
+    main()
