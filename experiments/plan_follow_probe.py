@@ -2,9 +2,10 @@
 
 Session 7 question: with the plan's object point set to the model's own (good) VQA answer, the
 policy still failed every seen episode, so the actions may not read the plan at all. Here the true
-plan of a held-out robot frame is fed (`Plan: <plan> Action:`), once as it is and once with the
-object point moved by --shift pixels along the image's columns, then rows; the expected bin of
-each action value (softmax over the 256 bins, greedy choice fed to the next position) is compared.
+plan of a held-out robot frame is fed (`Plan: <plan> Action:`) with its object point moved by
++--shift and by -shift pixels, along the image's columns, then its rows; half the difference of the
+expected bin of each action value (softmax over the 256 bins, greedy choice fed to the next
+position) between the two is the model's response to a move of --shift pixels.
 A model whose actions follow the plan moves dx / dy by about what the expert would: the expert's
 sensitivity is a least-squares fit of its bins to (object - gripper) in pixels on the same frames.
 Only approach frames count (gripper open, object more than 10 px from the gripper): there the
