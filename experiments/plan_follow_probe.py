@@ -22,6 +22,7 @@ import re
 
 import numpy as np
 import torch
+from plan_probe import points  # the plan's points in pixels (this folder; a script's folder is on sys.path)
 
 from rt2_ros.actions import N_TOKENS, TOKEN_NAMES
 from rt2_ros.policy import Policy
@@ -30,7 +31,6 @@ from rt2_ros.vla.decoding import _Stream, allowed_bins
 from rt2_ros.vla.model import LOC_BINS
 
 OBJECT_POINT = re.compile(r"^([^<]+)<loc(\d{4})><loc(\d{4})>")
-GRIPPER_POINT = re.compile(r"gripper<loc(\d{4})><loc(\d{4})>")
 FAR_PX = 10.0
 
 
@@ -59,13 +59,6 @@ def expected_bins(policy: Policy, image, instruction: str, plan: str) -> np.ndar
     return out
 
 
-def points(plan: str, size: int) -> tuple[np.ndarray, np.ndarray]:
-    _, y, x = OBJECT_POINT.match(plan).groups()
-    gy, gx = GRIPPER_POINT.search(plan).groups()
-    scale = size / LOC_BINS
-    return np.array([int(y), int(x)]) * scale, np.array([int(gy), int(gx)]) * scale
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--model", required=True)
@@ -92,7 +85,8 @@ def main() -> None:
             continue
         image = np.asarray(row["images"][args.camera])
         size = image.shape[1]
-        obj, grip = points(row["plan"], size)
+        said = points(row["plan"], size)
+        obj, grip = said["object"], said["gripper"]
         if np.linalg.norm(obj - grip) <= FAR_PX:
             continue
         used += 1
