@@ -20,7 +20,7 @@ import imageio.v3 as iio
 import numpy as np
 import torch
 
-from rt2_ros.data.plan_points import plan_text
+from rt2_ros.data.plan_points import plan_text, with_offsets
 from rt2_ros.data.splits import CATEGORY_TASKS, eval_seeds
 from rt2_ros.eval.rollout import RolloutOptions, run_episode
 from rt2_ros.images import to_pil
@@ -45,6 +45,8 @@ class OraclePlanAgent:
         start = time.perf_counter()
         vla = self.policy.vla
         plan = plan_text(self.sim, self.camera)
+        if vla.config.plan_offsets:  # trained with rt2 train --plan-offsets: its plans end in offsets
+            plan = with_offsets(plan)
         stream = _Stream(vla.model, vla.encode_prompt(to_pil(image), vla.action_prompt(instruction)))
         stream.feed(vla.text_ids(f"{vla.config.plan_prefix} {plan} {vla.config.action_marker}"))
         bins = _action_tokens(vla, stream, 0.0, None)

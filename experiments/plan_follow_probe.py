@@ -25,6 +25,7 @@ import torch
 from plan_probe import points  # the plan's points in pixels (this folder; a script's folder is on sys.path)
 
 from rt2_ros.actions import N_TOKENS, TOKEN_NAMES
+from rt2_ros.data.plan_points import with_offsets
 from rt2_ros.policy import Policy
 from rt2_ros.train_data import load_robot_steps
 from rt2_ros.vla.decoding import _Stream, allowed_bins
@@ -49,6 +50,8 @@ def expected_bins(policy: Policy, image, instruction: str, plan: str) -> np.ndar
     vla = policy.vla
     inputs = vla.encode_prompt(image, vla.action_prompt(instruction))
     stream = _Stream(vla.model, inputs)
+    if vla.config.plan_offsets:  # the offsets follow the moved point, as they would in the model's own plan
+        plan = with_offsets(plan)
     stream.feed(vla.text_ids(f"{vla.config.plan_prefix} {plan} {vla.config.action_marker}"))
     out = np.zeros(N_TOKENS)
     for k in range(N_TOKENS):

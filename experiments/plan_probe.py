@@ -20,26 +20,21 @@ plan points at is nearest the named one, against 1 / (objects on the table) for 
 from __future__ import annotations
 
 import argparse
-import re
 
 import numpy as np
 import torch
 
+from rt2_ros.data.plan_points import plan_points
 from rt2_ros.policy import Policy
 from rt2_ros.train_data import load_robot_steps
 from rt2_ros.vla.model import LOC_BINS
 
-POINT = re.compile(r"\s*([^<]*?)\s*<loc(\d{4})><loc(\d{4})>")
 FAR_PX = 10.0
 
 
 def points(plan: str, size: int) -> dict[str, np.ndarray]:
-    """Plan text -> {"object" | "gripper" | "goal": (row, column) in pixels}."""
-    out = {}
-    for label, y, x in POINT.findall(plan):
-        key = "gripper" if label == "gripper" else "goal" if label == "to" else "object"
-        out[key] = np.array([int(y), int(x)]) * size / LOC_BINS
-    return out
+    """Plan text -> {"object" | "gripper" | "goal" | offsets: (row, column) in pixels}."""
+    return {key: bins * size / LOC_BINS for key, bins in plan_points(plan).items()}
 
 
 def main() -> None:

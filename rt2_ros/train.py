@@ -85,6 +85,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "always decodes with the plan)",
     )
     p.add_argument(
+        "--plan-offsets",
+        action="store_true",
+        help="with --plans: the plan also writes the object's offset from the gripper and the goal's from the "
+        "object, as points centred on <loc0512>",
+    )
+    p.add_argument(
         "--loc-sigma",
         type=float,
         default=0.0,
@@ -102,6 +108,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.parallel and args.plans:
         p.error("--parallel decodes 8 action tokens in one pass; a plan is written token by token (choose one)")
+    if args.plan_offsets and not args.plans:
+        p.error("--plan-offsets adds to the plans of --plans; give both")
     return args
 
 
@@ -141,6 +149,7 @@ def build_start_model(args: argparse.Namespace, folder: Path) -> None:
         copy_vision_tower(VLA.from_pretrained(args.vision_from), vla)
     vla.config.parallel_trained = bool(args.parallel) or vla.config.parallel_trained
     vla.config.plan_trained = bool(args.plans)
+    vla.config.plan_offsets = bool(args.plan_offsets)
     vla.save_pretrained(folder)
 
 
@@ -339,7 +348,11 @@ def main(argv: list[str] | None = None) -> int:
     model.train()
     if args.loc_sigma > 0 and vla.loc_ids is None:
         raise SystemExit("rt2 train: --loc-sigma needs a tokenizer with PaliGemma's <loc0000>..<loc1023> tokens")
-    robot = load_robot_steps(args.data, args.camera, plans=args.plans) if args.data else None
+    robot = (
+        load_robot_steps(args.data, args.camera, plans=args.plans, plan_offsets=args.plan_offsets)
+        if args.data
+        else None
+    )
     vqa_train, vqa_val = _split_vqa(args.vqa)
     schedule = MixtureSchedule(
         len(robot.train) if robot else 0, len(vqa_train) if vqa_train else 0, args.robot_fraction, seed=args.seed

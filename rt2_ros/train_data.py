@@ -19,7 +19,7 @@ import torch
 from rt2_ros.actions import ActionTokenizer
 from rt2_ros.data.dataset import load_steps, read_episode_table, read_info
 from rt2_ros.data.mixture import ROBOT, MixtureSchedule
-from rt2_ros.data.plan_points import read_plans
+from rt2_ros.data.plan_points import read_plans, with_offsets
 from rt2_ros.vla.model import VLA
 from rt2_ros.vla.training import build_example, collate
 
@@ -34,12 +34,17 @@ class RobotSteps:
 
 
 def load_robot_steps(
-    paths: list[str | Path], camera: str = "scene", val_every: int = 20, plans: bool = False
+    paths: list[str | Path],
+    camera: str = "scene",
+    val_every: int = 20,
+    plans: bool = False,
+    plan_offsets: bool = False,
 ) -> RobotSteps:
     """Steps of successful episodes; every `val_every`-th episode (by index) is held out for validation.
 
     plans: add each step's point plan (rt2_ros.data.plan_points) as a `plan` column; robot examples
     then teach `Plan: <points> Action: <bins>` instead of the bins alone.
+    plan_offsets: those plans also write the offsets of rt2_ros.data.plan_points.with_offsets.
     """
     import datasets
 
@@ -57,7 +62,10 @@ def load_robot_steps(
         steps = load_steps(path, streaming=False)
         if plans:
             episode_index, step_index = np.asarray(steps["episode_index"]), np.asarray(steps["step_index"])
-            steps = steps.add_column("plan", read_plans(path, camera, episode_index, step_index))
+            plan_column = read_plans(path, camera, episode_index, step_index)
+            if plan_offsets:
+                plan_column = [with_offsets(plan) for plan in plan_column]
+            steps = steps.add_column("plan", plan_column)
         # Column reads, not .filter: a filter would decode every image once.
         success = np.asarray(steps["success"], dtype=bool)
         is_val = np.isin(np.asarray(steps["episode_index"]), sorted(val_episodes))

@@ -7,7 +7,7 @@ import pytest
 
 from rt2_ros.data.collect import collect
 from rt2_ros.data.dataset import DatasetError, iter_episodes, read_info
-from rt2_ros.data.plan_points import main, plans_path, read_plans
+from rt2_ros.data.plan_points import main, plan_points, plans_path, read_plans, with_offsets
 from rt2_ros.data.pointing import loc_text
 from rt2_ros.sim import TabletopSim
 
@@ -37,6 +37,25 @@ def test_every_step_gets_the_points_its_image_shows(dataset):
             f"{target}{loc_text(sim.project(sim.object_position(target)), 32, 32)} gripper{gripper}"
         )
         assert plans[0] != plans[-1], "the points must follow the arm through the episode"
+
+
+def test_offsets_say_where_the_object_is_from_the_gripper_and_the_goal_from_the_object(dataset):
+    if not plans_path(dataset, "scene").exists():
+        assert main([str(dataset)]) == 0
+    for index, episode in enumerate(iter_episodes(dataset)):
+        plans = read_plans(dataset, "scene", np.full(len(episode.steps), index), np.arange(len(episode.steps)))
+        for plan in plans:
+            extended = with_offsets(plan)
+            assert extended.startswith(plan + " reach<loc")
+            points = plan_points(extended)
+            assert np.array_equal(points["reach"], points["object"] - points["gripper"] + 512)
+            if episode.task == "place_on_tile":
+                assert np.array_equal(points["move"], points["goal"] - points["object"] + 512)
+            else:
+                assert "move" not in points
+    # Far apart: the offset stops at the image's edge instead of wrapping or writing <loc-040>.
+    far = plan_points(with_offsets("red cube<loc1000><loc0010> gripper<loc0100><loc1000>"))
+    assert far["reach"].tolist() == [1023, 0]
 
 
 def test_a_replay_that_differs_from_the_stored_episode_writes_no_plans(dataset, tmp_path, capsys):

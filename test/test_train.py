@@ -14,7 +14,7 @@ from rt2_ros.data.dataset import DatasetError
 from rt2_ros.data.vqa import generate_sim_vqa, write_vqa
 from rt2_ros.policy import Policy
 from rt2_ros.train import main as train
-from rt2_ros.train_data import action_statistics
+from rt2_ros.train_data import action_statistics, load_robot_steps
 from rt2_ros.vla.config import VLAConfig
 from rt2_ros.vla.model import VLA
 
@@ -148,3 +148,10 @@ def test_plans_train_a_model_that_always_writes_its_plan(tmp_path, data):
         Policy.from_pretrained(run / "model", chain_of_thought=False)
     with pytest.raises(SystemExit):
         train([str(tmp_path / "both"), *common(data, 1), "--plans", "--parallel"])
+    with pytest.raises(SystemExit):  # offsets extend a plan: alone they have nothing to extend
+        train([str(tmp_path / "offsets"), *common(data, 1), "--plan-offsets"])
+    assert train([str(tmp_path / "offsets"), *common(data, 1), "--plans", "--plan-offsets"]) == 0
+    assert VLAConfig.load(tmp_path / "offsets" / "model").plan_offsets
+    assert not VLAConfig.load(run / "model").plan_offsets
+    steps = load_robot_steps([data / "robot"], plans=True, plan_offsets=True).train
+    assert all(" reach<loc" in plan for plan in steps["plan"])

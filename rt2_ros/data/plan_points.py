@@ -21,6 +21,7 @@ plans go beside the steps in `meta/plans-<camera>.parquet` (episode_index, step_
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -30,9 +31,11 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from rt2_ros.data.dataset import DatasetError, read_episode_table, read_info
-from rt2_ros.data.pointing import loc_text
+from rt2_ros.data.pointing import LOC_BINS, loc_text
 
 REPLAY_TOLERANCE = 1e-5  # stored actions are float32; a replay that differs by more is another episode
+POINT = re.compile(r"\s*([^<]*?)\s*<loc(\d{4})><loc(\d{4})>")
+OFFSET_WORDS = {"reach": ("object", "gripper"), "move": ("goal", "object")}  # word: (point, minus point)
 
 
 def plans_path(dataset: str | Path, camera: str) -> Path:
@@ -56,6 +59,37 @@ def plan_text(sim, camera: str = "scene") -> str:
         words.append(f"to{_point(sim, sim.object_position(task.reference), camera)}")
     elif task.name == "place_on_tile":
         words.append(f"to{_point(sim, np.array([*task.layout.tiles[task.reference], 0.0]), camera)}")
+    return " ".join(words)
+
+
+def plan_points(plan: str) -> dict[str, np.ndarray]:
+    """Plan text -> {"object" | "gripper" | "goal" | "reach" | "move": (row, column) in loc bins}.
+
+    The first point is the object's whatever its name; `to` is the goal; offsets keep their word.
+    """
+    out = {}
+    for index, (label, row, column) in enumerate(POINT.findall(plan)):
+        key = "object" if index == 0 else "goal" if label == "to" else label
+        out[key] = np.array([int(row), int(column)])
+    return out
+
+
+def with_offsets(plan: str) -> str:
+    """`plan` plus where the object is from the gripper and the goal from the object, as centred points.
+
+    Why: a model that reads two absolute points must subtract them to know which way to move, and
+    session 7 measured that its sideways action barely followed the object's column. An offset
+    written as a point centred on <loc0512> (one loc bin per bin of difference, clipped at the
+    image's half-width) is a quantity the action can be read from directly:
+
+        red cube<loc0700><loc0655> gripper<loc0412><loc0510> reach<loc0800><loc0657>
+    """
+    points = plan_points(plan)
+    words = [plan]
+    for word, (point, minus) in OFFSET_WORDS.items():
+        if point in points and minus in points:
+            offset = np.clip(points[point] - points[minus] + LOC_BINS // 2, 0, LOC_BINS - 1)
+            words.append(f"{word}<loc{offset[0]:04d}><loc{offset[1]:04d}>")
     return " ".join(words)
 
 

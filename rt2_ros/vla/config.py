@@ -37,6 +37,8 @@ class VLAConfig:
     # Trained to write `Plan: ...` before every action (rt2 train --plans): Policy then decodes the
     # plan by default, since the action was only ever learnt after one.
     plan_trained: bool = False
+    # Its plans also write offsets (rt2 train --plan-offsets, rt2_ros.data.plan_points.with_offsets).
+    plan_offsets: bool = False
     max_answer_tokens: int = 32
     # Parallel decoding (OpenVLA-OFT style) is only meaningful for a model trained with
     # rt2_ros.vla.training.build_example(..., parallel=True); the trainer sets this to True.
