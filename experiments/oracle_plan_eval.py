@@ -39,18 +39,30 @@ class OraclePlanAgent:
     def reset(self, sim: TabletopSim) -> None:
         self.sim = sim
         self.policy.reset()
+        self.closest = np.inf  # horizontal tool-to-object distance, m: how near a failure came
+
+    def _track(self) -> None:
+        tool = self.sim.tcp_pose()[0][:2]
+        self.closest = min(
+            self.closest, float(np.linalg.norm(tool - self.sim.object_position(self.sim.task.target)[:2]))
+        )
 
     @torch.inference_mode()
     def act(self, image: np.ndarray, instruction: str) -> Action:
         start = time.perf_counter()
         vla = self.policy.vla
+        self._track()
         plan = plan_text(self.sim, self.camera)
         if vla.config.plan_offsets:  # trained with rt2 train --plan-offsets: its plans end in offsets
             plan = with_offsets(plan)
-        stream = _Stream(vla.model, vla.encode_prompt(to_pil(image), vla.action_prompt(instruction)))
+        stream = _Stream(
+            vla.model,
+            vla.encode_prompt(to_pil(image), vla.action_prompt(instruction, self.policy.gripper_state.text())),
+        )
         stream.feed(vla.text_ids(f"{vla.config.plan_prefix} {plan} {vla.config.action_marker}"))
         bins = _action_tokens(vla, stream, 0.0, None)
         values, terminate = vla.actions.decode(bins)
+        self.policy.gripper_state = self.policy.gripper_state.after(float(values[6]))
         total = 1e3 * (time.perf_counter() - start)
         return Action(terminate, values[:6].copy(), float(values[6]), bins.tolist(), plan, {"total": total})
 
@@ -70,17 +82,25 @@ def main() -> None:
     options = RolloutOptions(camera=args.camera, max_steps=args.max_steps)
     wins = 0
     total = 0
+    closest = []
     for task in CATEGORY_TASKS["seen"]:
         for k, seed in enumerate(eval_seeds("seen", task, args.episodes, sim)):
             result = run_episode(sim, agent, task, seed, options, record=bool(args.gif) and k == 0)
             wins += result.success
             total += 1
             outcome = "success" if result.success else "fail"
-            print(f"{task:15s} seed {seed}: {outcome} ({result.end}, {result.steps} steps)")
+            closest.append(agent.closest)
+            print(
+                f"{task:15s} seed {seed}: {outcome} ({result.end}, {result.steps} steps, "
+                f"tool came within {100 * agent.closest:.1f} cm of the object)"
+            )
             if result.frames:
                 Path(args.gif).mkdir(parents=True, exist_ok=True)
                 iio.imwrite(Path(args.gif) / f"{task}_{seed}.gif", np.stack(result.frames), duration=100, loop=0)
-    print(f"true plans: {wins}/{total} seen episodes succeed")
+    print(
+        f"true plans: {wins}/{total} seen episodes succeed; closest tool-object distance median "
+        f"{100 * np.median(closest):.1f} cm"
+    )
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from rt2_ros.gripper_state import GripperState
 from rt2_ros.images import InvalidImageError, to_pil
 from rt2_ros.vla.decoding import DECODINGS, answer_text, decode_action, decode_with_plan
 from rt2_ros.vla.model import VLA
@@ -93,12 +94,17 @@ class Policy:
         return cls(vla, decoding=decoding, chain_of_thought=chain_of_thought, **kw)
 
     def reset(self) -> None:
-        """Start a new episode: sampling restarts from the seed, so episodes replay identically."""
+        """Start a new episode: sampling restarts from the seed, so episodes replay identically.
+
+        The gripper is taken to be open, as the sim's and the expert's episodes begin.
+        """
         self.generator = torch.Generator().manual_seed(self.seed)
+        # What this policy last told the gripper; models trained with it read it in their prompt.
+        self.gripper_state = GripperState()
 
     def act(self, image: Any, instruction: str) -> Action:
         start = time.perf_counter()
-        prompt = self.vla.action_prompt(instruction)
+        prompt = self.vla.action_prompt(instruction, self.gripper_state.text())
         inputs = self.vla.encode_prompt(to_pil(image), prompt)
         preprocessed = time.perf_counter()
         if self.chain_of_thought:
@@ -109,6 +115,7 @@ class Policy:
             )
         modelled = time.perf_counter()
         values, terminate = self.vla.actions.decode(decoded.bins)
+        self.gripper_state = self.gripper_state.after(float(values[6]))
         done = time.perf_counter()
         return Action(
             terminate=terminate,

@@ -91,6 +91,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "object, as points centred on <loc0512>",
     )
     p.add_argument(
+        "--gripper-state",
+        action="store_true",
+        help="the action prompt ends with the gripper's last command and the steps it has held, e.g. "
+        "'gripper closed 3' (the policy tracks it from its own actions)",
+    )
+    p.add_argument(
         "--loc-sigma",
         type=float,
         default=0.0,
@@ -150,6 +156,7 @@ def build_start_model(args: argparse.Namespace, folder: Path) -> None:
     vla.config.parallel_trained = bool(args.parallel) or vla.config.parallel_trained
     vla.config.plan_trained = bool(args.plans)
     vla.config.plan_offsets = bool(args.plan_offsets)
+    vla.config.gripper_state = bool(args.gripper_state)
     vla.save_pretrained(folder)
 
 

@@ -20,6 +20,7 @@ from rt2_ros.actions import ActionTokenizer
 from rt2_ros.data.dataset import load_steps, read_episode_table, read_info
 from rt2_ros.data.mixture import ROBOT, MixtureSchedule
 from rt2_ros.data.plan_points import read_plans, with_offsets
+from rt2_ros.gripper_state import episode_states
 from rt2_ros.vla.model import VLA
 from rt2_ros.vla.training import build_example, collate
 
@@ -45,6 +46,7 @@ def load_robot_steps(
     plans: add each step's point plan (rt2_ros.data.plan_points) as a `plan` column; robot examples
     then teach `Plan: <points> Action: <bins>` instead of the bins alone.
     plan_offsets: those plans also write the offsets of rt2_ros.data.plan_points.with_offsets.
+    Every step also gets a `gripper_state` column (rt2_ros.gripper_state), used by models trained with it.
     """
     import datasets
 
@@ -66,12 +68,26 @@ def load_robot_steps(
             if plan_offsets:
                 plan_column = [with_offsets(plan) for plan in plan_column]
             steps = steps.add_column("plan", plan_column)
+        steps = steps.add_column("gripper_state", gripper_state_column(steps))
         # Column reads, not .filter: a filter would decode every image once.
         success = np.asarray(steps["success"], dtype=bool)
         is_val = np.isin(np.asarray(steps["episode_index"]), sorted(val_episodes))
         trains.append(steps.select(np.flatnonzero(success & ~is_val)))
         vals.append(steps.select(np.flatnonzero(success & is_val)))
     return RobotSteps(datasets.concatenate_datasets(trains), datasets.concatenate_datasets(vals), camera)
+
+
+def gripper_state_column(steps: Any) -> list[str]:
+    """Each step's rt2_ros.gripper_state text: what the commands before it in its episode leave."""
+    episode_index, step_index = np.asarray(steps["episode_index"]), np.asarray(steps["step_index"])
+    commands = np.asarray(steps["action"], dtype=np.float32)[:, 6]
+    texts = [""] * len(steps)
+    for episode in np.unique(episode_index):
+        rows = np.flatnonzero(episode_index == episode)
+        rows = rows[np.argsort(step_index[rows])]
+        for row, state in zip(rows, episode_states(commands[rows]), strict=True):
+            texts[row] = state.text()
+    return texts
 
 
 def action_statistics(paths: list[str | Path]) -> np.ndarray:
@@ -124,7 +140,7 @@ class MixtureBatches(torch.utils.data.Dataset):
 
 def robot_example(vla: VLA, row: dict[str, Any], camera: str, *, parallel: bool = False) -> dict[str, torch.Tensor]:
     bins = vla.actions.encode(row["action"], terminate=row["terminate"])
-    prompt = vla.action_prompt(row["instruction"])
+    prompt = vla.action_prompt(row["instruction"], row.get("gripper_state"))
     target = vla.actions.to_text(bins)
     if row.get("plan"):
         target = f"{vla.config.plan_prefix} {row['plan']} {vla.config.action_marker} {target}"

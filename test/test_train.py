@@ -12,6 +12,7 @@ import torch
 from rt2_ros.data.collect import collect
 from rt2_ros.data.dataset import DatasetError
 from rt2_ros.data.vqa import generate_sim_vqa, write_vqa
+from rt2_ros.gripper_state import GripperState
 from rt2_ros.policy import Policy
 from rt2_ros.train import main as train
 from rt2_ros.train_data import action_statistics, load_robot_steps
@@ -150,8 +151,25 @@ def test_plans_train_a_model_that_always_writes_its_plan(tmp_path, data):
         train([str(tmp_path / "both"), *common(data, 1), "--plans", "--parallel"])
     with pytest.raises(SystemExit):  # offsets extend a plan: alone they have nothing to extend
         train([str(tmp_path / "offsets"), *common(data, 1), "--plan-offsets"])
-    assert train([str(tmp_path / "offsets"), *common(data, 1), "--plans", "--plan-offsets"]) == 0
-    assert VLAConfig.load(tmp_path / "offsets" / "model").plan_offsets
-    assert not VLAConfig.load(run / "model").plan_offsets
+    offsets = tmp_path / "offsets"
+    assert train([str(offsets), *common(data, 1), "--plans", "--plan-offsets", "--gripper-state"]) == 0
+    assert VLAConfig.load(offsets / "model").plan_offsets and VLAConfig.load(offsets / "model").gripper_state
+    assert not VLAConfig.load(run / "model").plan_offsets and not VLAConfig.load(run / "model").gripper_state
     steps = load_robot_steps([data / "robot"], plans=True, plan_offsets=True).train
     assert all(" reach<loc" in plan for plan in steps["plan"])
+    # Each step's gripper state is what the commands before it in its episode left.
+    episodes, commands = np.asarray(steps["episode_index"]), np.asarray(steps["action"])[:, 6]
+    for rows in (np.flatnonzero(episodes == e) for e in np.unique(episodes)):
+        rows = rows[np.argsort(np.asarray(steps["step_index"])[rows])]
+        states = [steps[int(r)]["gripper_state"] for r in rows]
+        assert states[0] == "gripper open 9"
+        before = commands[rows[:-1]]
+        assert all(s.startswith("gripper closed") == (c > 0.5) for s, c in zip(states[1:], before, strict=True))
+    # The policy keeps that state from its own actions and puts it in the prompt; a reset opens it again.
+    policy = Policy.from_pretrained(offsets / "model")
+    with pytest.raises(ValueError, match="gripper_state"):
+        policy.vla.action_prompt("pick up the cube")
+    action = policy.act(np.zeros((32, 32, 3), np.uint8), "pick up the cube")
+    assert policy.gripper_state == GripperState().after(action.gripper)
+    policy.reset()
+    assert policy.gripper_state == GripperState()

@@ -39,6 +39,9 @@ class VLAConfig:
     plan_trained: bool = False
     # Its plans also write offsets (rt2 train --plan-offsets, rt2_ros.data.plan_points.with_offsets).
     plan_offsets: bool = False
+    # Its action prompt ends with the gripper's last command and how long it has held
+    # (rt2 train --gripper-state, rt2_ros.gripper_state); Policy keeps that state itself.
+    gripper_state: bool = False
     max_answer_tokens: int = 32
     # Parallel decoding (OpenVLA-OFT style) is only meaningful for a model trained with
     # rt2_ros.vla.training.build_example(..., parallel=True); the trainer sets this to True.

@@ -131,9 +131,22 @@ class VLA:
 
     # ---- prompts and inputs -------------------------------------------------------------------
 
-    def action_prompt(self, instruction: str) -> str:
+    def action_prompt(self, instruction: str, gripper_state: str | None = None) -> str:
+        """RT-2's prompt; models trained with --gripper-state also read the gripper's recent command.
+
+        gripper_state: rt2_ros.gripper_state.GripperState.text(), required by such models and
+        ignored by the others (they never saw it).
+        """
         instruction = check_instruction(instruction, self.config.max_instruction_chars)
-        return self.config.prompt.format(instruction=instruction)
+        prompt = self.config.prompt.format(instruction=instruction)
+        if not self.config.gripper_state:
+            return prompt
+        if gripper_state is None:
+            raise ValueError(
+                f"model {self.name!r} was trained with the gripper's state in its prompt (rt2_config.json "
+                f"gripper_state); pass it (rt2_ros.gripper_state), as Policy.act does"
+            )
+        return f"{prompt} {gripper_state}"
 
     def vqa_prompt(self, question: str) -> str:
         question = check_instruction(question, self.config.max_instruction_chars, what="question")
