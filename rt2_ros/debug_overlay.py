@@ -15,6 +15,9 @@ LOC_BINS = 1024  # PaliGemma's <locNNNN> tokens per image side
 # A point in a plan: a label, then <locY><locX> (rt2_ros.data.plan_points writes them so).
 POINT = re.compile(r"\s*([^<]*?)\s*<loc(\d{4})><loc(\d{4})>")
 GRIPPER, OBJECT, GOAL = (255, 255, 255), (255, 60, 60), (60, 255, 60)
+# Offsets between points (rt2_ros.data.plan_points.OFFSET_WORDS), not places in the image: not drawn.
+# Kept here rather than imported: that module loads pyarrow and the sim's pointing code.
+OFFSET_WORDS = ("reach", "move")
 
 
 def annotate(
@@ -43,6 +46,8 @@ def annotate(
     if plan:
         points = POINT.findall(plan)
         for label, y, x in points:
+            if label in OFFSET_WORDS:
+                continue
             colour = GRIPPER if label == "gripper" else GOAL if label == "to" else OBJECT
             _draw_point(draw, int(x) / LOC_BINS * width, int(y) / LOC_BINS * height, colour)
         # Points are drawn where they are; the text keeps their labels (and any other plan words).
