@@ -20,7 +20,7 @@ import imageio.v3 as iio
 import numpy as np
 import torch
 
-from rt2_ros.data.plan_points import plan_text, with_offsets
+from rt2_ros.data.plan_points import below_text, plan_text, with_offsets
 from rt2_ros.data.splits import CATEGORY_TASKS, eval_seeds
 from rt2_ros.eval.rollout import RolloutOptions, run_episode
 from rt2_ros.images import to_pil
@@ -54,7 +54,7 @@ class OraclePlanAgent:
         self._track()
         plan = plan_text(self.sim, self.camera)
         if vla.config.plan_offsets:  # trained with rt2 train --plan-offsets: its plans end in offsets
-            plan = with_offsets(plan)
+            plan = with_offsets(plan, vla.config.plan_offsets, below_text(self.sim, self.camera))
         stream = _Stream(
             vla.model,
             vla.encode_prompt(to_pil(image), vla.action_prompt(instruction, self.policy.gripper_state.text())),

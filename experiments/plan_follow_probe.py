@@ -45,13 +45,13 @@ def shifted(plan: str, rows: float, columns: float, size: int) -> str:
 
 
 @torch.inference_mode()
-def expected_bins(policy: Policy, image, instruction: str, plan: str, gripper_state: str) -> np.ndarray:
+def expected_bins(policy: Policy, image, instruction: str, plan: str, gripper_state: str, below: str) -> np.ndarray:
     """(8,) expected bin at each action position after a teacher-forced plan (greedy choice fed on)."""
     vla = policy.vla
     inputs = vla.encode_prompt(image, vla.action_prompt(instruction, gripper_state))
     stream = _Stream(vla.model, inputs)
     if vla.config.plan_offsets:  # the offsets follow the moved point, as they would in the model's own plan
-        plan = with_offsets(plan)
+        plan = with_offsets(plan, vla.config.plan_offsets, below)
     stream.feed(vla.text_ids(f"{vla.config.plan_prefix} {plan} {vla.config.action_marker}"))
     out = np.zeros(N_TOKENS)
     for k in range(N_TOKENS):
@@ -72,6 +72,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     policy = Policy.from_pretrained(args.model)
+    if policy.vla.config.plan_offsets not in ("", "gripper"):
+        parser.error("this probe moves the object point of 'gripper'-style plans only")
     steps = load_robot_steps(args.data, args.camera, plans=True).val
     gripper = np.asarray(steps["action"])[:, 6]
     rng = np.random.default_rng(0)
@@ -93,10 +95,10 @@ def main() -> None:
         if np.linalg.norm(obj - grip) <= FAR_PX:
             continue
         used += 1
-        state = row["gripper_state"]
+        state, below = row["gripper_state"], row.get("below", "")
         for axis, (dr, dc) in {"columns": (0, args.shift), "rows": (args.shift, 0)}.items():
-            plus = expected_bins(policy, image, row["instruction"], shifted(row["plan"], dr, dc, size), state)
-            minus = expected_bins(policy, image, row["instruction"], shifted(row["plan"], -dr, -dc, size), state)
+            plus = expected_bins(policy, image, row["instruction"], shifted(row["plan"], dr, dc, size), state, below)
+            minus = expected_bins(policy, image, row["instruction"], shifted(row["plan"], -dr, -dc, size), state, below)
             deltas[axis].append((plus - minus)[1:4] / 2)
         offsets.append(obj - grip)
         expert.append(policy.vla.actions.encode(np.asarray(row["action"], dtype=np.float64))[1:4])

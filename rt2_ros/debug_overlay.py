@@ -14,10 +14,10 @@ MIN_WIDTH = 320  # small camera frames are scaled up so the text stays readable
 LOC_BINS = 1024  # PaliGemma's <locNNNN> tokens per image side
 # A point in a plan: a label, then <locY><locX> (rt2_ros.data.plan_points writes them so).
 POINT = re.compile(r"\s*([^<]*?)\s*<loc(\d{4})><loc(\d{4})>")
-GRIPPER, OBJECT, GOAL = (255, 255, 255), (255, 60, 60), (60, 255, 60)
+GRIPPER, OBJECT, GOAL, BELOW = (255, 255, 255), (255, 60, 60), (60, 255, 60), (150, 150, 150)
 # Offsets between points (rt2_ros.data.plan_points.OFFSET_WORDS), not places in the image: not drawn.
 # Kept here rather than imported: that module loads pyarrow and the sim's pointing code.
-OFFSET_WORDS = ("reach", "move")
+OFFSET_WORDS = ("drop", "move", "reach")
 
 
 def annotate(
@@ -48,7 +48,7 @@ def annotate(
         for label, y, x in points:
             if label in OFFSET_WORDS:
                 continue
-            colour = GRIPPER if label == "gripper" else GOAL if label == "to" else OBJECT
+            colour = {"gripper": GRIPPER, "to": GOAL, "below": BELOW}.get(label, OBJECT)
             _draw_point(draw, int(x) / LOC_BINS * width, int(y) / LOC_BINS * height, colour)
         # Points are drawn where they are; the text keeps their labels (and any other plan words).
         text = " | ".join(label for label, _, _ in points) if points else plan

@@ -86,9 +86,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--plan-offsets",
-        action="store_true",
-        help="with --plans: the plan also writes the object's offset from the gripper and the goal's from the "
-        "object, as points centred on <loc0512>",
+        choices=["gripper", "below"],
+        help="with --plans: the plan also writes offsets between its points, centred on <loc0512>: 'gripper' the "
+        "object's from the gripper; 'below' adds the point below the tool at the object's height and the "
+        "object's offset from it (rt2_ros.data.plan_points.with_offsets); the goal's from the object in both",
     )
     p.add_argument(
         "--gripper-state",
@@ -155,7 +156,7 @@ def build_start_model(args: argparse.Namespace, folder: Path) -> None:
         copy_vision_tower(VLA.from_pretrained(args.vision_from), vla)
     vla.config.parallel_trained = bool(args.parallel) or vla.config.parallel_trained
     vla.config.plan_trained = bool(args.plans)
-    vla.config.plan_offsets = bool(args.plan_offsets)
+    vla.config.plan_offsets = args.plan_offsets or ""
     vla.config.gripper_state = bool(args.gripper_state)
     vla.save_pretrained(folder)
 
@@ -356,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.loc_sigma > 0 and vla.loc_ids is None:
         raise SystemExit("rt2 train: --loc-sigma needs a tokenizer with PaliGemma's <loc0000>..<loc1023> tokens")
     robot = (
-        load_robot_steps(args.data, args.camera, plans=args.plans, plan_offsets=args.plan_offsets)
+        load_robot_steps(args.data, args.camera, plans=args.plans, plan_offsets=args.plan_offsets or "")
         if args.data
         else None
     )

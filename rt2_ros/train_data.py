@@ -39,13 +39,13 @@ def load_robot_steps(
     camera: str = "scene",
     val_every: int = 20,
     plans: bool = False,
-    plan_offsets: bool = False,
+    plan_offsets: str = "",
 ) -> RobotSteps:
     """Steps of successful episodes; every `val_every`-th episode (by index) is held out for validation.
 
     plans: add each step's point plan (rt2_ros.data.plan_points) as a `plan` column; robot examples
     then teach `Plan: <points> Action: <bins>` instead of the bins alone.
-    plan_offsets: those plans also write the offsets of rt2_ros.data.plan_points.with_offsets.
+    plan_offsets: an offset style of rt2_ros.data.plan_points.with_offsets ("": none) that the plans also write.
     Every step also gets a `gripper_state` column (rt2_ros.gripper_state), used by models trained with it.
     """
     import datasets
@@ -66,7 +66,12 @@ def load_robot_steps(
             episode_index, step_index = np.asarray(steps["episode_index"]), np.asarray(steps["step_index"])
             plan_column = read_plans(path, camera, episode_index, step_index)
             if plan_offsets:
-                plan_column = [with_offsets(plan) for plan in plan_column]
+                belows = (
+                    read_plans(path, camera, episode_index, step_index, "below") if plan_offsets == "below" else None
+                )
+                plan_column = [
+                    with_offsets(plan, plan_offsets, belows[i] if belows else "") for i, plan in enumerate(plan_column)
+                ]
             steps = steps.add_column("plan", plan_column)
         steps = steps.add_column("gripper_state", gripper_state_column(steps))
         # Column reads, not .filter: a filter would decode every image once.

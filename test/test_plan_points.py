@@ -7,7 +7,7 @@ import pytest
 
 from rt2_ros.data.collect import collect
 from rt2_ros.data.dataset import DatasetError, iter_episodes, read_info
-from rt2_ros.data.plan_points import main, plan_points, plans_path, read_plans, with_offsets
+from rt2_ros.data.plan_points import below_text, main, plan_points, plan_text, plans_path, read_plans, with_offsets
 from rt2_ros.data.pointing import loc_text
 from rt2_ros.sim import TabletopSim
 
@@ -53,9 +53,25 @@ def test_offsets_say_where_the_object_is_from_the_gripper_and_the_goal_from_the_
                 assert np.array_equal(points["move"], points["goal"] - points["object"] + 512)
             else:
                 assert "move" not in points
+    belows = read_plans(dataset, "scene", np.zeros(3, int), np.arange(3), column="below")
+    assert all(b.startswith("below<loc") for b in belows)
     # Far apart: the offset stops at the image's edge instead of wrapping or writing <loc-040>.
     far = plan_points(with_offsets("red cube<loc1000><loc0010> gripper<loc0100><loc1000>"))
     assert far["reach"].tolist() == [1023, 0]
+
+
+def test_below_offsets_are_centred_only_when_the_tool_is_over_the_object():
+    sim = TabletopSim("ur5e", cameras={"scene": (96, 96)})
+    target = sim.reset("pick", 1000001).target
+    above = sim.object_position(target) + [0, 0, 0.10]
+    sim.pose_arm(above)
+    below = plan_points(with_offsets(plan_text(sim), "below", below_text(sim)))
+    image_only = plan_points(with_offsets(plan_text(sim), "gripper"))
+    assert np.abs(below["reach"] - 512).max() <= 4, "10 cm straight above: no sideways offset"
+    assert np.abs(image_only["reach"] - 512).max() > 50, "the gripper's own image point is far from the object's"
+    assert below["drop"][0] > 512 + 50, "the point below is lower in the image than the gripper"
+    sim.pose_arm(above + [0.03, 0, -0.06])  # in front and lower: nearer the object's pixel, not over it
+    assert np.abs(plan_points(with_offsets(plan_text(sim), "below", below_text(sim)))["reach"] - 512).max() > 20
 
 
 def test_a_replay_that_differs_from_the_stored_episode_writes_no_plans(dataset, tmp_path, capsys):

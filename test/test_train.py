@@ -150,13 +150,13 @@ def test_plans_train_a_model_that_always_writes_its_plan(tmp_path, data):
     with pytest.raises(SystemExit):
         train([str(tmp_path / "both"), *common(data, 1), "--plans", "--parallel"])
     with pytest.raises(SystemExit):  # offsets extend a plan: alone they have nothing to extend
-        train([str(tmp_path / "offsets"), *common(data, 1), "--plan-offsets"])
+        train([str(tmp_path / "offsets"), *common(data, 1), "--plan-offsets", "gripper"])
     offsets = tmp_path / "offsets"
-    assert train([str(offsets), *common(data, 1), "--plans", "--plan-offsets", "--gripper-state"]) == 0
-    assert VLAConfig.load(offsets / "model").plan_offsets and VLAConfig.load(offsets / "model").gripper_state
+    assert train([str(offsets), *common(data, 1), "--plans", "--plan-offsets", "below", "--gripper-state"]) == 0
+    assert VLAConfig.load(offsets / "model").plan_offsets == "below" and VLAConfig.load(offsets / "model").gripper_state
     assert not VLAConfig.load(run / "model").plan_offsets and not VLAConfig.load(run / "model").gripper_state
-    steps = load_robot_steps([data / "robot"], plans=True, plan_offsets=True).train
-    assert all(" reach<loc" in plan for plan in steps["plan"])
+    steps = load_robot_steps([data / "robot"], plans=True, plan_offsets="below").train
+    assert all(" below<loc" in plan and " reach<loc" in plan and " drop<loc" in plan for plan in steps["plan"])
     # Each step's gripper state is what the commands before it in its episode left.
     episodes, commands = np.asarray(steps["episode_index"]), np.asarray(steps["action"])[:, 6]
     for rows in (np.flatnonzero(episodes == e) for e in np.unique(episodes)):

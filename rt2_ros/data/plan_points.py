@@ -35,7 +35,14 @@ from rt2_ros.data.pointing import LOC_BINS, loc_text
 
 REPLAY_TOLERANCE = 1e-5  # stored actions are float32; a replay that differs by more is another episode
 POINT = re.compile(r"\s*([^<]*?)\s*<loc(\d{4})><loc(\d{4})>")
-OFFSET_WORDS = {"reach": ("object", "gripper"), "move": ("goal", "object")}  # word: (point, minus point)
+# word: (point, minus point), per offset style (rt2 train --plan-offsets STYLE). "gripper": the
+# object from the gripper's image point. "below": the object from the point straight below the
+# tool at the object's height, and that point from the gripper (the tool's height, in pixels).
+OFFSET_STYLES = {
+    "gripper": {"reach": ("object", "gripper"), "move": ("goal", "object")},
+    "below": {"reach": ("object", "below"), "drop": ("below", "gripper"), "move": ("goal", "object")},
+}
+OFFSET_WORDS = tuple(sorted({word for style in OFFSET_STYLES.values() for word in style}))
 
 
 def plans_path(dataset: str | Path, camera: str) -> Path:
@@ -62,8 +69,19 @@ def plan_text(sim, camera: str = "scene") -> str:
     return " ".join(words)
 
 
+def below_text(sim, camera: str = "scene") -> str:
+    """`below<loc><loc>`: where the tool would be if lowered straight down to the named object's height.
+
+    Why: one camera sees the tool 6 cm above and 3 cm in front of an object at the same pixel as
+    the object itself (session 8: a model fed the true plan closed the gripper there, in mid-air).
+    Against this point the object's offset is zero only when the tool is truly over it.
+    """
+    tool = sim.tcp_pose()[0]
+    return f"below{_point(sim, np.array([tool[0], tool[1], sim.object_position(sim.task.target)[2]]), camera)}"
+
+
 def plan_points(plan: str) -> dict[str, np.ndarray]:
-    """Plan text -> {"object" | "gripper" | "goal" | "reach" | "move": (row, column) in loc bins}.
+    """Plan text -> {"object" | "gripper" | "goal" | "below" | offsets: (row, column) in loc bins}.
 
     The first point is the object's whatever its name; `to` is the goal; offsets keep their word.
     """
@@ -74,8 +92,10 @@ def plan_points(plan: str) -> dict[str, np.ndarray]:
     return out
 
 
-def with_offsets(plan: str) -> str:
-    """`plan` plus where the object is from the gripper and the goal from the object, as centred points.
+def with_offsets(plan: str, style: str = "gripper", below: str = "") -> str:
+    """`plan` plus offsets between its points (OFFSET_STYLES[style]), as centred points.
+
+    below: below_text() of the same step, needed by (and added for) the "below" style.
 
     Why: a model that reads two absolute points must subtract them to know which way to move, and
     session 7 measured that its sideways action barely followed the object's column. An offset
@@ -84,9 +104,15 @@ def with_offsets(plan: str) -> str:
 
         red cube<loc0700><loc0655> gripper<loc0412><loc0510> reach<loc0800><loc0657>
     """
+    if style not in OFFSET_STYLES:
+        raise ValueError(f"unknown offset style {style!r}; choose one of {', '.join(OFFSET_STYLES)}")
+    if style == "below":
+        if not below.startswith("below<loc"):
+            raise ValueError("the 'below' offset style needs the step's below point (below_text)")
+        plan = f"{plan} {below}"
     points = plan_points(plan)
     words = [plan]
-    for word, (point, minus) in OFFSET_WORDS.items():
+    for word, (point, minus) in OFFSET_STYLES[style].items():
         if point in points and minus in points:
             offset = np.clip(points[point] - points[minus] + LOC_BINS // 2, 0, LOC_BINS - 1)
             words.append(f"{word}<loc{offset[0]:04d}><loc{offset[1]:04d}>")
@@ -117,7 +143,7 @@ def annotate(dataset: str | Path, camera: str = "scene", progress: bool = True) 
     height, width = info["image_shapes"][camera][:2]
     stored = _stored_actions(dataset)
     sims: dict[str, TabletopSim] = {}
-    rows: dict[str, list] = {"episode_index": [], "step_index": [], "plan": []}
+    rows: dict[str, list] = {"episode_index": [], "step_index": [], "plan": [], "below": []}
     # In a log file (nohup), a bar redrawn every episode would bury everything else.
     interval = 0.1 if sys.stderr.isatty() else 30
     episodes = read_episode_table(dataset)
@@ -126,6 +152,12 @@ def annotate(dataset: str | Path, camera: str = "scene", progress: bool = True) 
         if robot not in sims:
             sims[robot] = TabletopSim(robot, cameras={camera: (height, width)})
         plans: list[str] = []
+        belows: list[str] = []
+
+        def record(sim, plans=plans, belows=belows) -> None:
+            plans.append(plan_text(sim, camera))
+            belows.append(below_text(sim, camera))
+
         replayed = run_expert(
             sims[robot],
             episode["task"],
@@ -133,7 +165,7 @@ def annotate(dataset: str | Path, camera: str = "scene", progress: bool = True) 
             render=False,
             noise=float(episode["metadata"].get("noise", 0.0)),
             from_random_start=bool(episode["metadata"].get("random_start", False)),
-            on_step=lambda sim, plans=plans: plans.append(plan_text(sim, camera)),
+            on_step=lambda sim, record=record: record(sim),
         )
         actions = np.stack([step.action for step in replayed.steps])
         expected = stored.get(int(episode["episode_index"]))
@@ -146,18 +178,23 @@ def annotate(dataset: str | Path, camera: str = "scene", progress: bool = True) 
         rows["episode_index"] += [int(episode["episode_index"])] * len(plans)
         rows["step_index"] += list(range(len(plans)))
         rows["plan"] += plans
+        rows["below"] += belows
     out = plans_path(dataset, camera)
     pq.write_table(pa.table(rows), out)
     return out
 
 
-def read_plans(dataset: str | Path, camera: str, episode_index: np.ndarray, step_index: np.ndarray) -> list[str]:
-    """The plan of each (episode, step) given, in that order; a clear error if the dataset has none."""
+def read_plans(
+    dataset: str | Path, camera: str, episode_index: np.ndarray, step_index: np.ndarray, column: str = "plan"
+) -> list[str]:
+    """The plan (or `below` point) of each (episode, step) given, in that order; a clear error if missing."""
     path = plans_path(dataset, camera)
     if not path.is_file():
         raise DatasetError(f"{dataset} has no plans for camera {camera!r}; make them with `rt2 plans {dataset}`")
     table = pq.read_table(path).to_pydict()
-    lookup = {(e, s): p for e, s, p in zip(table["episode_index"], table["step_index"], table["plan"], strict=True)}
+    if column not in table:
+        raise DatasetError(f"{path} has no {column!r} column (older rt2 plans); make it again: `rt2 plans {dataset}`")
+    lookup = {(e, s): p for e, s, p in zip(table["episode_index"], table["step_index"], table[column], strict=True)}
     missing = [(int(e), int(s)) for e, s in zip(episode_index, step_index, strict=True) if (e, s) not in lookup]
     if missing:
         raise DatasetError(f"{path} lacks plans for {len(missing)} steps, e.g. (episode, step) {missing[0]}")

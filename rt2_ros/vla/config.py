@@ -37,8 +37,9 @@ class VLAConfig:
     # Trained to write `Plan: ...` before every action (rt2 train --plans): Policy then decodes the
     # plan by default, since the action was only ever learnt after one.
     plan_trained: bool = False
-    # Its plans also write offsets (rt2 train --plan-offsets, rt2_ros.data.plan_points.with_offsets).
-    plan_offsets: bool = False
+    # Its plans also write offsets in this style (rt2 train --plan-offsets STYLE, "" for none;
+    # rt2_ros.data.plan_points.with_offsets).
+    plan_offsets: str = ""
     # Its action prompt ends with the gripper's last command and how long it has held
     # (rt2 train --gripper-state, rt2_ros.gripper_state); Policy keeps that state itself.
     gripper_state: bool = False
