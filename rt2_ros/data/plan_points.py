@@ -15,7 +15,7 @@ follow their word without a space: the tokenizer would spend a token on each spa
 Existing episode datasets get plans by replaying the expert without rendering (the sim is
 deterministic, and each episode stores its task, seed and DART noise); the replayed actions must
 equal the stored ones, so a plan never describes a different episode than the images show. The
-plans go beside the steps in `meta/plans-<camera>.parquet` (episode_index, step_index, plan).
+plans go beside the steps in `meta/plans-<camera>.parquet` (episode_index, step_index, plan, below).
 """
 
 from __future__ import annotations
