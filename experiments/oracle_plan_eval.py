@@ -8,6 +8,10 @@ the same seeds. High success here and none with the model's own plans puts the f
 plan (finding the object); none here puts it in the actions.
 
     .venv/bin/python experiments/oracle_plan_eval.py --model runs/s6-policy/model --episodes 2
+
+Session 8: models trained with --plan-offsets get the offsets of their style and those trained with
+--gripper-state their gripper state, as Policy would give them; each failure reports how near the
+tool came to the object (horizontally), and --trace prints every step beside the tool's true offset.
 """
 
 from __future__ import annotations
@@ -32,8 +36,8 @@ from rt2_ros.vla.decoding import _action_tokens, _Stream
 class OraclePlanAgent:
     """The model's actions after the sim's true plan."""
 
-    def __init__(self, policy: Policy, camera: str) -> None:
-        self.policy, self.camera, self.sim = policy, camera, None
+    def __init__(self, policy: Policy, camera: str, trace: bool = False) -> None:
+        self.policy, self.camera, self.sim, self.trace = policy, camera, None, trace
         self.name = f"{policy.name} + true plan"
 
     def reset(self, sim: TabletopSim) -> None:
@@ -55,14 +59,18 @@ class OraclePlanAgent:
         plan = plan_text(self.sim, self.camera)
         if vla.config.plan_offsets:  # trained with rt2 train --plan-offsets: its plans end in offsets
             plan = with_offsets(plan, vla.config.plan_offsets, below_text(self.sim, self.camera))
-        stream = _Stream(
-            vla.model,
-            vla.encode_prompt(to_pil(image), vla.action_prompt(instruction, self.policy.gripper_state.text())),
-        )
+        told = self.policy.gripper_state.text()
+        stream = _Stream(vla.model, vla.encode_prompt(to_pil(image), vla.action_prompt(instruction, told)))
         stream.feed(vla.text_ids(f"{vla.config.plan_prefix} {plan} {vla.config.action_marker}"))
         bins = _action_tokens(vla, stream, 0.0, None)
         values, terminate = vla.actions.decode(bins)
         self.policy.gripper_state = self.policy.gripper_state.after(float(values[6]))
+        if self.trace:  # what the model was told and did, beside where the tool really is
+            offset = 100 * (self.sim.tcp_pose()[0] - self.sim.object_position(self.sim.task.target))
+            print(
+                f"  {told if vla.config.gripper_state else '':17s} gripper {values[6]:.2f} dz {1e3 * values[2]:+5.1f} "
+                f"mm, tool - object {np.round(offset, 1)} cm, bins {bins.tolist()}"
+            )
         total = 1e3 * (time.perf_counter() - start)
         return Action(terminate, values[:6].copy(), float(values[6]), bins.tolist(), plan, {"total": total})
 
@@ -75,9 +83,10 @@ def main() -> None:
     parser.add_argument("--camera", default="scene")
     parser.add_argument("--size", type=int, default=96)
     parser.add_argument("--gif", help="write the first episode of each task here (a folder)")
+    parser.add_argument("--trace", action="store_true", help="print each step's action and the tool's true offset")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    agent = OraclePlanAgent(Policy.from_pretrained(args.model), args.camera)
+    agent = OraclePlanAgent(Policy.from_pretrained(args.model), args.camera, args.trace)
     sim = TabletopSim("ur5e", cameras={args.camera: (args.size, args.size)})
     options = RolloutOptions(camera=args.camera, max_steps=args.max_steps)
     wins = 0
