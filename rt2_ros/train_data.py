@@ -66,12 +66,10 @@ def load_robot_steps(
             episode_index, step_index = np.asarray(steps["episode_index"]), np.asarray(steps["step_index"])
             plan_column = read_plans(path, camera, episode_index, step_index)
             if plan_offsets:
-                belows = (
-                    read_plans(path, camera, episode_index, step_index, "below") if plan_offsets == "below" else None
-                )
-                plan_column = [
-                    with_offsets(plan, plan_offsets, belows[i] if belows else "") for i, plan in enumerate(plan_column)
-                ]
+                belows = [""] * len(plan_column)
+                if plan_offsets == "below":
+                    belows = read_plans(path, camera, episode_index, step_index, "below")
+                plan_column = [with_offsets(p, plan_offsets, b) for p, b in zip(plan_column, belows, strict=True)]
             steps = steps.add_column("plan", plan_column)
         steps = steps.add_column("gripper_state", gripper_state_column(steps))
         # Column reads, not .filter: a filter would decode every image once.
