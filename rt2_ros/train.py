@@ -98,6 +98,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "'gripper closed 3' (the policy tracks it from its own actions)",
     )
     p.add_argument(
+        "--gripper-change-repeat",
+        type=int,
+        default=1,
+        help="robot steps whose gripper command changes (the frame that closes or opens it) appear N times in "
+        "the training data (1: once, like every step)",
+    )
+    p.add_argument(
         "--loc-sigma",
         type=float,
         default=0.0,
@@ -357,7 +364,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.loc_sigma > 0 and vla.loc_ids is None:
         raise SystemExit("rt2 train: --loc-sigma needs a tokenizer with PaliGemma's <loc0000>..<loc1023> tokens")
     robot = (
-        load_robot_steps(args.data, args.camera, plans=args.plans, plan_offsets=args.plan_offsets or "")
+        load_robot_steps(
+            args.data,
+            args.camera,
+            plans=args.plans,
+            plan_offsets=args.plan_offsets or "",
+            gripper_change_repeat=args.gripper_change_repeat,
+        )
         if args.data
         else None
     )

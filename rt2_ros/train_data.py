@@ -40,6 +40,7 @@ def load_robot_steps(
     val_every: int = 20,
     plans: bool = False,
     plan_offsets: str = "",
+    gripper_change_repeat: int = 1,
 ) -> RobotSteps:
     """Steps of successful episodes; every `val_every`-th episode (by index) is held out for validation.
 
@@ -47,6 +48,8 @@ def load_robot_steps(
     then teach `Plan: <points> Action: <bins>` instead of the bins alone.
     plan_offsets: an offset style of rt2_ros.data.plan_points.with_offsets ("": none) that the plans also write.
     Every step also gets a `gripper_state` column (rt2_ros.gripper_state), used by models trained with it.
+    gripper_change_repeat: training steps whose gripper command differs from the state before them
+    (the one "close now" or "open now" frame of a grasp or release) appear this many times.
     """
     import datasets
 
@@ -75,7 +78,14 @@ def load_robot_steps(
         # Column reads, not .filter: a filter would decode every image once.
         success = np.asarray(steps["success"], dtype=bool)
         is_val = np.isin(np.asarray(steps["episode_index"]), sorted(val_episodes))
-        trains.append(steps.select(np.flatnonzero(success & ~is_val)))
+        train = np.flatnonzero(success & ~is_val)
+        if gripper_change_repeat > 1:
+            # Why: one frame per grasp says "close now" against a dozen that hold or lift, and a model
+            # fed the true plan (session 8) reached the grasp pose and lifted without closing.
+            closed_before = np.char.startswith(np.asarray(steps["gripper_state"]), "gripper closed")
+            changes = train[(np.asarray(steps["action"], dtype=np.float32)[train, 6] > 0.5) != closed_before[train]]
+            train = np.concatenate([train, *[changes] * (gripper_change_repeat - 1)])
+        trains.append(steps.select(train))
         vals.append(steps.select(np.flatnonzero(success & is_val)))
     return RobotSteps(datasets.concatenate_datasets(trains), datasets.concatenate_datasets(vals), camera)
 

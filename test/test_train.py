@@ -165,6 +165,12 @@ def test_plans_train_a_model_that_always_writes_its_plan(tmp_path, data):
         assert states[0] == "gripper open 9"
         before = commands[rows[:-1]]
         assert all(s.startswith("gripper closed") == (c > 0.5) for s, c in zip(states[1:], before, strict=True))
+    # The frames that close or open the gripper can be repeated; every other step stays single.
+    repeated = load_robot_steps([data / "robot"], plans=True, gripper_change_repeat=3).train
+    extra = len(repeated) - len(steps)
+    changes = [r for r in repeated.select(range(len(steps), len(repeated)))]
+    assert extra > 0 and extra % 2 == 0, "each change frame appears twice more"
+    assert all((r["action"][6] > 0.5) != r["gripper_state"].startswith("gripper closed") for r in changes)
     # The policy keeps that state from its own actions and puts it in the prompt; a reset opens it again.
     policy = Policy.from_pretrained(offsets / "model")
     with pytest.raises(ValueError, match="gripper_state"):
