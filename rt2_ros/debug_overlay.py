@@ -5,19 +5,14 @@ It shows the instruction, the plan (its points drawn), the state and the action 
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 from PIL import Image, ImageDraw
 
+from rt2_ros.plan_grammar import OFFSET_WORDS, POINT  # offsets are not places: not drawn
+
 MIN_WIDTH = 320  # small camera frames are scaled up so the text stays readable
 LOC_BINS = 1024  # PaliGemma's <locNNNN> tokens per image side
-# A point in a plan: a label, then <locY><locX> (rt2_ros.data.plan_points writes them so).
-POINT = re.compile(r"\s*([^<]*?)\s*<loc(\d{4})><loc(\d{4})>")
 GRIPPER, OBJECT, GOAL, BELOW = (255, 255, 255), (255, 60, 60), (60, 255, 60), (150, 150, 150)
-# Offsets between points (rt2_ros.data.plan_points.OFFSET_WORDS), not places in the image: not drawn.
-# Kept here rather than imported: that module loads pyarrow and the sim's pointing code.
-OFFSET_WORDS = ("drop", "move", "reach")
 
 
 def annotate(

@@ -21,7 +21,6 @@ plans go beside the steps in `meta/plans-<camera>.parquet` (episode_index, step_
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
@@ -32,17 +31,9 @@ from tqdm import tqdm
 
 from rt2_ros.data.dataset import DatasetError, read_episode_table, read_info
 from rt2_ros.data.pointing import LOC_BINS, loc_text
+from rt2_ros.plan_grammar import OFFSET_STYLES, OFFSET_WORDS, POINT  # noqa: F401 (OFFSET_WORDS: re-exported)
 
 REPLAY_TOLERANCE = 1e-5  # stored actions are float32; a replay that differs by more is another episode
-POINT = re.compile(r"\s*([^<]*?)\s*<loc(\d{4})><loc(\d{4})>")
-# word: (point, minus point), per offset style (rt2 train --plan-offsets STYLE). "gripper": the
-# object from the gripper's image point. "below": the object from the point straight below the
-# tool at the object's height, and that point from the gripper (the tool's height, in pixels).
-OFFSET_STYLES = {
-    "gripper": {"reach": ("object", "gripper"), "move": ("goal", "object")},
-    "below": {"reach": ("object", "below"), "drop": ("below", "gripper"), "move": ("goal", "object")},
-}
-OFFSET_WORDS = tuple(sorted({word for style in OFFSET_STYLES.values() for word in style}))
 
 
 def plans_path(dataset: str | Path, camera: str) -> Path:
