@@ -45,13 +45,13 @@ def shifted(plan: str, rows: float, columns: float, size: int) -> str:
 
 
 @torch.inference_mode()
-def expected_bins(policy: Policy, image, instruction: str, plan: str, gripper_state: str, below: str) -> np.ndarray:
+def expected_bins(policy: Policy, image, instruction: str, plan: str, gripper_state: str) -> np.ndarray:
     """(8,) expected bin at each action position after a teacher-forced plan (greedy choice fed on)."""
     vla = policy.vla
     inputs = vla.encode_prompt(image, vla.action_prompt(instruction, gripper_state))
     stream = _Stream(vla.model, inputs)
     if vla.config.plan_offsets:  # the offsets follow the moved point, as they would in the model's own plan
-        plan = with_offsets(plan, vla.config.plan_offsets, below)
+        plan = with_offsets(plan, vla.config.plan_offsets)
     stream.feed(vla.text_ids(f"{vla.config.plan_prefix} {plan} {vla.config.action_marker}"))
     out = np.zeros(N_TOKENS)
     for k in range(N_TOKENS):
@@ -95,10 +95,10 @@ def main() -> None:
         if np.linalg.norm(obj - grip) <= FAR_PX:
             continue
         used += 1
-        state, below = row["gripper_state"], row.get("below", "")
+        state = row["gripper_state"]
         for axis, (dr, dc) in {"columns": (0, args.shift), "rows": (args.shift, 0)}.items():
-            plus = expected_bins(policy, image, row["instruction"], shifted(row["plan"], dr, dc, size), state, below)
-            minus = expected_bins(policy, image, row["instruction"], shifted(row["plan"], -dr, -dc, size), state, below)
+            plus = expected_bins(policy, image, row["instruction"], shifted(row["plan"], dr, dc, size), state)
+            minus = expected_bins(policy, image, row["instruction"], shifted(row["plan"], -dr, -dc, size), state)
             deltas[axis].append((plus - minus)[1:4] / 2)
         offsets.append(obj - grip)
         expert.append(policy.vla.actions.encode(np.asarray(row["action"], dtype=np.float64))[1:4])
