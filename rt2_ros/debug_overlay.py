@@ -8,10 +8,9 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
-from rt2_ros.plan_grammar import OFFSET_WORDS, POINT  # offsets are not places: not drawn
+from rt2_ros.plan_grammar import LOC_BINS, OFFSET_WORDS, POINT  # offsets are not places: not drawn
 
 MIN_WIDTH = 320  # small camera frames are scaled up so the text stays readable
-LOC_BINS = 1024  # PaliGemma's <locNNNN> tokens per image side
 GRIPPER, OBJECT, GOAL, BELOW = (255, 255, 255), (255, 60, 60), (60, 255, 60), (150, 150, 150)
 
 

@@ -30,8 +30,10 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from rt2_ros.data.dataset import DatasetError, read_episode_table, read_info
-from rt2_ros.data.pointing import LOC_BINS, loc_text
-from rt2_ros.plan_grammar import OFFSET_STYLES, OFFSET_WORDS, POINT  # noqa: F401 (OFFSET_WORDS: re-exported)
+from rt2_ros.data.pointing import loc_text
+
+# Re-exported: the training data and the experiments read plans through this module.
+from rt2_ros.plan_grammar import OFFSET_WORDS, plan_points, with_offsets  # noqa: F401
 
 REPLAY_TOLERANCE = 1e-5  # stored actions are float32; a replay that differs by more is another episode
 
@@ -69,45 +71,6 @@ def below_text(sim, camera: str = "scene") -> str:
     """
     tool = sim.tcp_pose()[0]
     return f"below{_point(sim, np.array([tool[0], tool[1], sim.object_position(sim.task.target)[2]]), camera)}"
-
-
-def plan_points(plan: str) -> dict[str, np.ndarray]:
-    """Plan text -> {"object" | "gripper" | "goal" | "below" | offsets: (row, column) in loc bins}.
-
-    The first point is the object's whatever its name; `to` is the goal; offsets keep their word.
-    """
-    out = {}
-    for index, (label, row, column) in enumerate(POINT.findall(plan)):
-        key = "object" if index == 0 else "goal" if label == "to" else label
-        out[key] = np.array([int(row), int(column)])
-    return out
-
-
-def with_offsets(plan: str, style: str = "gripper", below: str = "") -> str:
-    """`plan` plus offsets between its points (OFFSET_STYLES[style]), as centred points.
-
-    below: below_text() of the same step, needed by (and added for) the "below" style.
-
-    Why: a model that reads two absolute points must subtract them to know which way to move, and
-    session 7 measured that its sideways action barely followed the object's column. An offset
-    written as a point centred on <loc0512> (one loc bin per bin of difference, clipped at the
-    image's half-width) is a quantity the action can be read from directly:
-
-        red cube<loc0700><loc0655> gripper<loc0412><loc0510> reach<loc0800><loc0657>
-    """
-    if style not in OFFSET_STYLES:
-        raise ValueError(f"unknown offset style {style!r}; choose one of {', '.join(OFFSET_STYLES)}")
-    if style == "below":
-        if not below.startswith("below<loc"):
-            raise ValueError("the 'below' offset style needs the step's below point (below_text)")
-        plan = f"{plan} {below}"
-    points = plan_points(plan)
-    words = [plan]
-    for word, (point, minus) in OFFSET_STYLES[style].items():
-        if point in points and minus in points:
-            offset = np.clip(points[point] - points[minus] + LOC_BINS // 2, 0, LOC_BINS - 1)
-            words.append(f"{word}<loc{offset[0]:04d}><loc{offset[1]:04d}>")
-    return " ".join(words)
 
 
 def _stored_actions(dataset: Path) -> dict[int, np.ndarray]:

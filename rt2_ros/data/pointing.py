@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from rt2_ros.plan_grammar import LOC_BINS
 from rt2_ros.sim.layout import WORKSPACE_X, WORKSPACE_Y
 
-LOC_BINS = 1024  # PaliGemma's <loc0000>..<loc1023>
 PHRASES = ("point to the {name}.", "where is the {name} in the image?", "locate the {name}.")
 ARM_HEIGHT = (0.03, 0.28)  # m above the table: from grasping height to well above the objects
 

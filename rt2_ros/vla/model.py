@@ -16,6 +16,7 @@ import torch
 
 from rt2_ros.actions import N_TOKENS, ActionTokenizer
 from rt2_ros.images import to_pil
+from rt2_ros.plan_grammar import LOC_BINS
 from rt2_ros.vla.config import VLAConfig
 from rt2_ros.vla.vocab import action_token_ids, overwrites_text
 
@@ -37,9 +38,6 @@ def check_instruction(text: str, limit: int, what: str = "instruction") -> str:
     if len(text) > limit:
         raise ValueError(f"{what} has {len(text)} characters; the limit is {limit} (max_instruction_chars)")
     return text
-
-
-LOC_BINS = 1024  # PaliGemma's location tokens per image axis
 
 
 class VLA:
