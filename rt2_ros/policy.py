@@ -16,6 +16,7 @@ import torch
 
 from rt2_ros.gripper_state import GripperState
 from rt2_ros.images import InvalidImageError, to_pil
+from rt2_ros.plan_grammar import plan_points
 from rt2_ros.vla.decoding import DECODINGS, answer_text, decode_action, decode_with_plan
 from rt2_ros.vla.model import VLA
 
@@ -101,6 +102,8 @@ class Policy:
         self.generator = torch.Generator().manual_seed(self.seed)
         # What this policy last told the gripper; models trained with it read it in their prompt.
         self.gripper_state = GripperState()
+        # The last plan's points: a model with plan_track_window writes its next plan near them.
+        self.last_plan_points: dict[str, np.ndarray] = {}
 
     def act(self, image: Any, instruction: str) -> Action:
         start = time.perf_counter()
@@ -108,7 +111,10 @@ class Policy:
         inputs = self.vla.encode_prompt(to_pil(image), prompt)
         preprocessed = time.perf_counter()
         if self.chain_of_thought:
-            decoded = decode_with_plan(self.vla, inputs, temperature=self.temperature, generator=self.generator)
+            decoded = decode_with_plan(
+                self.vla, inputs, temperature=self.temperature, generator=self.generator, previous=self.last_plan_points
+            )
+            self.last_plan_points = plan_points(decoded.plan)
         else:
             decoded = decode_action(
                 self.vla, inputs, decoding=self.decoding, temperature=self.temperature, generator=self.generator

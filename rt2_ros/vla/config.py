@@ -43,6 +43,13 @@ class VLAConfig:
     # Its action prompt ends with the gripper's last command and how long it has held
     # (rt2 train --gripper-state, rt2_ros.gripper_state); Policy keeps that state itself.
     gripper_state: bool = False
+    # Decoding settings of a plan-trained model, kept with it as generation_config.json keeps
+    # transformers' (rt2_ros.vla.decoding.decode_with_plan). The object and goal points are written
+    # within this many loc bins of the previous step's (0: each step's plan is free), so that the
+    # plan stays on one object; and "below"-style offsets are computed from the written points
+    # rather than written by the model, so that the action reads the points actually written.
+    plan_track_window: int = 0
+    plan_offsets_by_code: bool = False
     max_answer_tokens: int = 32
     # Parallel decoding (OpenVLA-OFT style) is only meaningful for a model trained with
     # rt2_ros.vla.training.build_example(..., parallel=True); the trainer sets this to True.
@@ -56,6 +63,12 @@ class VLAConfig:
             raise ValueError(f"action_token_ids must be {N_BINS} distinct vocabulary ids")
         if "{instruction}" not in self.prompt:
             raise ValueError(f"prompt must contain {{instruction}}, got {self.prompt!r}")
+        if self.plan_track_window < 0:
+            raise ValueError(f"plan_track_window must be 0 (off) or a number of loc bins, got {self.plan_track_window}")
+        if self.plan_offsets_by_code and self.plan_offsets != "below":
+            raise ValueError(
+                f"plan_offsets_by_code needs a model trained with --plan-offsets below, not {self.plan_offsets!r}"
+            )
         if "{question}" not in self.vqa_prompt:
             raise ValueError(f"vqa_prompt must contain {{question}}, got {self.vqa_prompt!r}")
         if self.max_instruction_chars < 1:

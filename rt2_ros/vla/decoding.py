@@ -7,6 +7,7 @@ invalid action id cannot come out: the choice is an index into the 256 action id
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +15,7 @@ import torch
 from transformers import LogitsProcessor, LogitsProcessorList
 
 from rt2_ros.actions import N_TOKENS
+from rt2_ros.plan_grammar import offsets_text, point_key
 from rt2_ros.vla.model import VLA
 from rt2_ros.vla.training import append_queries
 
@@ -134,17 +136,86 @@ def _parallel(vla: VLA, inputs: dict[str, torch.Tensor]) -> np.ndarray:
 
 @torch.inference_mode()
 def decode_with_plan(
-    vla: VLA, inputs: dict[str, torch.Tensor], *, temperature: float = 0.0, generator: torch.Generator | None = None
+    vla: VLA,
+    inputs: dict[str, torch.Tensor],
+    *,
+    temperature: float = 0.0,
+    generator: torch.Generator | None = None,
+    previous: dict[str, np.ndarray] | None = None,
 ) -> Decoded:
-    """Chain of thought: `Plan:` is given, the plan is free text up to `Action:`, then 8 constrained action tokens."""
+    """Chain of thought: `Plan:` is given, the plan is free text up to `Action:`, then 8 constrained action tokens.
+
+    previous: the last step's plan points (plan_grammar.plan_points); with the model's
+    plan_track_window set, its object and goal points are written near them (see _plan_text).
+    With plan_offsets_by_code, the plan stops after its `below` point and the offsets are computed.
+    """
     config = vla.config
     stream = _Stream(vla.model, inputs)
     stream.feed(vla.text_ids(config.plan_prefix))
-    plan_ids, text = _free_text(vla, stream, config.max_plan_tokens, stop=config.action_marker)
+    text = _plan_text(vla, stream, previous or {})
+    plan = text.split(config.action_marker)[0].strip()
+    if config.plan_offsets_by_code and config.action_marker not in text and _ENDS_WITH_BELOW.search(plan):
+        offsets = offsets_text(plan, config.plan_offsets)
+        stream.feed(vla.text_ids(f" {offsets}"))
+        plan = f"{plan} {offsets}"
     if config.action_marker not in text:  # the model did not write the marker: write it for it
         stream.feed(vla.text_ids(config.action_marker))
-    plan = text.split(config.action_marker)[0].strip()
     return Decoded(_action_tokens(vla, stream, temperature, generator), plan=plan)
+
+
+TRACKED_POINTS = ("object", "goal")  # they move only when carried or pushed: a few loc bins per step
+_ENDS_WITH_BELOW = re.compile(r"below<loc\d{4}><loc\d{4}>$")
+_SEGMENT = re.compile(r"<loc(\d{4})>|[^<]+")
+
+
+def _plan_text(vla: VLA, stream: _Stream, previous: dict[str, np.ndarray]) -> str:
+    """Greedy plan text, as _free_text, with two decoding rules of the model's config.
+
+    plan_track_window > 0: a location token of the object or goal point is chosen among those
+    within the window of the same coordinate at the previous step. Why: a plan remade from scratch
+    at every step put its object point on the named object at some steps and on another at the
+    next (session 8), and the arm wandered between them. Nothing in transformers constrains a
+    token by what an earlier call decoded, hence this loop.
+    plan_offsets_by_code: stop once the `below` point is written (the offsets follow from it).
+    """
+    config = vla.config
+    window = config.plan_track_window if previous else 0
+    loc_position = {int(token): index for index, token in enumerate(vla.loc_ids)} if vla.loc_ids is not None else {}
+    ids: list[int] = []
+    text = ""
+    for _ in range(config.max_plan_tokens):
+        logits = stream.logits[: len(vla.text_banned)].masked_fill(vla.text_banned, float("-inf"))
+        token = int(torch.argmax(logits))
+        if token == vla.tokenizer.eos_token_id:
+            break
+        anchor = _anchor(text, previous) if window and token in loc_position else None
+        if anchor is not None:
+            low, high = max(0, anchor - window), min(len(vla.loc_ids), anchor + window + 1)
+            token = int(vla.loc_ids[low + int(torch.argmax(logits[vla.loc_ids[low:high]]))])
+        ids.append(token)
+        stream.feed([token])
+        text = vla.tokenizer.decode(ids, skip_special_tokens=True)
+        if config.action_marker in text or (config.plan_offsets_by_code and _ENDS_WITH_BELOW.search(text)):
+            break
+    return text
+
+
+def _anchor(text: str, previous: dict[str, np.ndarray]) -> int | None:
+    """The previous step's value of the coordinate the next location token writes, if its point is tracked.
+
+    Read from the words and location tokens written so far, not from a count, so a malformed plan
+    (a word after a lone row) never lends one point's anchor to another.
+    """
+    labels, label, since = 0, "", 0
+    for segment in _SEGMENT.finditer(text):
+        if segment.group(1) is not None:
+            since += 1
+        elif segment.group(0).strip():
+            labels, label, since = labels + 1, segment.group(0).strip(), 0
+    if labels == 0 or since > 1:  # no word yet, or a third location token in a row: no point of the plan
+        return None
+    key = point_key(labels - 1, label)
+    return int(previous[key][since]) if key in TRACKED_POINTS and key in previous else None
 
 
 @torch.inference_mode()

@@ -1,0 +1,111 @@
+"""Plan decoding rules kept in rt2_config.json: tracked object and goal points, offsets computed from the points.
+
+A real tiny VLA is fitted to write one fixed plan (whose offsets are deliberately wrong) for any
+image, so each rule's effect on what it writes can be seen exactly.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from rt2_ros.plan_grammar import plan_points
+from rt2_ros.policy import Policy
+from rt2_ros.vla import VLA
+from rt2_ros.vla.config import VLAConfig
+from rt2_ros.vla.training import build_example, collate
+
+torch.set_num_threads(1)
+
+INSTRUCTION = "pick up the cube"
+# object (700, 300), gripper (400, 500), below (600, 500); the right reach would be (612, 312).
+WRITTEN_PLAN = (
+    "cube<loc0700><loc0300> gripper<loc0400><loc0500> below<loc0600><loc0500> "
+    "reach<loc0100><loc0100> drop<loc0900><loc0900>"
+)
+ACTION = "0 176 128 128 128 128 128 255"
+IMAGE = np.random.default_rng(5).integers(0, 256, size=(64, 64, 3), dtype=np.uint8)
+
+
+@pytest.fixture(scope="module")
+def planner_dir(tiny_model_dir, tmp_path_factory):
+    """The tiny VLA fitted to answer `Plan: WRITTEN_PLAN Action: ACTION`, as a --plan-offsets below model."""
+    torch.manual_seed(0)
+    vla = VLA.from_pretrained(tiny_model_dir)
+    vla.config.plan_trained, vla.config.plan_offsets = True, "below"
+    # IMAGE and three more show the object at row 700; four others at row 500, so that a plan held
+    # near 500 is one the model knows how to go on writing.
+    rng = np.random.default_rng(0)
+    examples = []
+    for index in range(8):
+        image = IMAGE if index == 0 else rng.integers(0, 256, size=(64, 64, 3), dtype=np.uint8)
+        plan = WRITTEN_PLAN if index < 4 else WRITTEN_PLAN.replace("<loc0700>", "<loc0500>")
+        target = f"{vla.config.plan_prefix} {plan} {vla.config.action_marker} {ACTION}"
+        examples.append(build_example(vla, image, vla.action_prompt(INSTRUCTION), target))
+    batch = collate(examples, pad_id=vla.tokenizer.pad_token_id)
+    optimizer = torch.optim.AdamW(vla.model.parameters(), lr=3e-3, weight_decay=0.0)
+    vla.model.train()
+    for _ in range(150):
+        loss = vla.model(**batch).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    vla.model.eval()
+    folder = tmp_path_factory.mktemp("models") / "planner"
+    vla.save_pretrained(folder)
+    return folder
+
+
+def policy_with(folder, tmp_path, **settings) -> Policy:
+    """The planner with some rt2_config.json decoding settings changed (in a copy)."""
+    copy = tmp_path / "model"
+    shutil.copytree(folder, copy)
+    config = VLAConfig.load(copy)
+    for key, value in settings.items():
+        setattr(config, key, value)
+    config.save(copy)
+    return Policy.from_pretrained(copy)
+
+
+def test_by_default_the_plan_is_written_as_taught(planner_dir, tmp_path):
+    policy = policy_with(planner_dir, tmp_path)
+    assert policy.act(IMAGE, INSTRUCTION).plan == WRITTEN_PLAN
+    policy.last_plan_points = {"object": np.array([500, 300])}  # no window: the last plan changes nothing
+    assert policy.act(IMAGE, INSTRUCTION).plan == WRITTEN_PLAN
+
+
+def test_a_tracked_object_point_stays_near_the_last_steps(planner_dir, tmp_path):
+    policy = policy_with(planner_dir, tmp_path, plan_track_window=40)
+    first = policy.act(IMAGE, INSTRUCTION)
+    assert first.plan == WRITTEN_PLAN  # an episode's first plan is free
+    policy.last_plan_points = {"object": np.array([500, 320])}  # as if the last step had seen it there
+    points = plan_points(policy.act(IMAGE, INSTRUCTION).plan)
+    assert 460 <= points["object"][0] <= 540  # taught 700: held within 40 bins of 500
+    assert points["object"][1] == 300  # taught 300 lies inside the window of 320: unchanged
+    assert points["gripper"].tolist() == [400, 500]  # the gripper is not tracked: it moves fast
+    assert abs(policy.last_plan_points["object"][0] - 500) <= 40  # the next step tracks from here
+    policy.reset()
+    assert policy.act(IMAGE, INSTRUCTION).plan == WRITTEN_PLAN  # a new episode starts free again
+
+
+def test_offsets_by_code_follow_the_written_points(planner_dir, tmp_path):
+    policy = policy_with(planner_dir, tmp_path, plan_offsets_by_code=True)
+    action = policy.act(IMAGE, INSTRUCTION)
+    # reach = object - below + 512, drop = below - gripper + 512; the model's own (wrong) ones are gone.
+    expected = WRITTEN_PLAN.split(" reach")[0] + " reach<loc0612><loc0312> drop<loc0712><loc0512>"
+    assert action.plan == expected
+    assert len(action.tokens) == 8  # the action follows the computed offsets (it may differ from the taught one)
+
+
+def test_decoding_settings_are_checked_when_a_model_loads(planner_dir, tmp_path):
+    config = VLAConfig.load(planner_dir)
+    config.plan_offsets = "gripper"
+    config.plan_offsets_by_code = True
+    with pytest.raises(ValueError, match="plan_offsets_by_code needs a model trained with --plan-offsets below"):
+        VLAConfig.from_dict(config.to_dict())
+    config.plan_offsets, config.plan_offsets_by_code, config.plan_track_window = "below", False, -1
+    with pytest.raises(ValueError, match="plan_track_window must be 0"):
+        VLAConfig.from_dict(config.to_dict())
