@@ -30,7 +30,7 @@ from rt2_ros.eval.rollout import RolloutOptions, run_episode
 from rt2_ros.images import to_pil
 from rt2_ros.policy import Action, Policy
 from rt2_ros.sim import TabletopSim
-from rt2_ros.vla.decoding import _action_tokens, _Stream
+from rt2_ros.vla.decoding import decode_action_after_plan
 
 
 class OraclePlanAgent:
@@ -60,9 +60,8 @@ class OraclePlanAgent:
         if vla.config.plan_offsets:  # trained with rt2 train --plan-offsets: its plans end in offsets
             plan = with_offsets(plan, vla.config.plan_offsets, below_text(self.sim, self.camera))
         told = self.policy.gripper_state.text()
-        stream = _Stream(vla.model, vla.encode_prompt(to_pil(image), vla.action_prompt(instruction, told)))
-        stream.feed(vla.text_ids(f"{vla.config.plan_prefix} {plan} {vla.config.action_marker}"))
-        bins = _action_tokens(vla, stream, 0.0, None)
+        inputs = vla.encode_prompt(to_pil(image), vla.action_prompt(instruction, told))
+        bins = decode_action_after_plan(vla, inputs, plan).bins
         values, terminate = vla.actions.decode(bins)
         self.policy.gripper_state = self.policy.gripper_state.after(float(values[6]))
         if self.trace:  # what the model was told and did, beside where the tool really is

@@ -28,7 +28,7 @@ from rt2_ros.actions import N_TOKENS, TOKEN_NAMES
 from rt2_ros.data.plan_points import with_offsets
 from rt2_ros.policy import Policy
 from rt2_ros.train_data import load_robot_steps
-from rt2_ros.vla.decoding import _Stream, allowed_bins
+from rt2_ros.vla.decoding import KVStream, allowed_bins
 from rt2_ros.vla.model import LOC_BINS
 
 OBJECT_POINT = re.compile(r"^([^<]+)<loc(\d{4})><loc(\d{4})>")
@@ -49,7 +49,7 @@ def expected_bins(policy: Policy, image, instruction: str, plan: str, gripper_st
     """(8,) expected bin at each action position after a teacher-forced plan (greedy choice fed on)."""
     vla = policy.vla
     inputs = vla.encode_prompt(image, vla.action_prompt(instruction, gripper_state))
-    stream = _Stream(vla.model, inputs)
+    stream = KVStream(vla.model, inputs)
     if vla.config.plan_offsets:  # the offsets follow the moved point, as they would in the model's own plan
         plan = with_offsets(plan, vla.config.plan_offsets)
     stream.feed(vla.text_ids(f"{vla.config.plan_prefix} {plan} {vla.config.action_marker}"))

@@ -12,10 +12,12 @@ import numpy as np
 import pytest
 import torch
 
+from rt2_ros.gripper_state import GripperState
 from rt2_ros.plan_grammar import plan_points
 from rt2_ros.policy import Policy
 from rt2_ros.vla import VLA
 from rt2_ros.vla.config import VLAConfig
+from rt2_ros.vla.decoding import decode_action_after_plan
 from rt2_ros.vla.training import build_example, collate
 
 torch.set_num_threads(1)
@@ -109,3 +111,12 @@ def test_decoding_settings_are_checked_when_a_model_loads(planner_dir, tmp_path)
     config.plan_offsets, config.plan_offsets_by_code, config.plan_track_window = "below", False, -1
     with pytest.raises(ValueError, match="plan_track_window must be 0"):
         VLAConfig.from_dict(config.to_dict())
+
+
+def test_the_action_after_a_given_plan_is_the_one_after_the_same_plan_written(planner_dir, tmp_path):
+    policy = policy_with(planner_dir, tmp_path)
+    own = policy.act(IMAGE, INSTRUCTION)
+    vla = policy.vla
+    inputs = vla.encode_prompt(IMAGE, vla.action_prompt(INSTRUCTION, GripperState().text()))
+    given = decode_action_after_plan(vla, inputs, own.plan)
+    assert given.bins.tolist() == own.tokens == [int(t) for t in ACTION.split()]

@@ -28,8 +28,12 @@ class Decoded:
     plan: str = ""
 
 
-class _Stream:
-    """One prompt being decoded with a KV cache: the cache, and the logits for the next position."""
+class KVStream:
+    """One prompt being decoded with a KV cache: the cache, and the logits for the next position.
+
+    Public for the experiments that feed text of their own (a true or edited plan) and read the
+    logits that follow.
+    """
 
     def __init__(self, model, inputs: dict[str, torch.Tensor]) -> None:
         self.model = model
@@ -66,7 +70,7 @@ def decode_action(
 ) -> Decoded:
     """The 8 action bins for a prompt, by the KV-cached loop, `model.generate`, or one parallel pass."""
     if decoding == "kv":
-        return Decoded(_action_tokens(vla, _Stream(vla.model, inputs), temperature, generator))
+        return Decoded(_action_tokens(vla, KVStream(vla.model, inputs), temperature, generator))
     if temperature > 0 and decoding != "kv":
         raise ValueError("sampling (temperature > 0) is done by decoding='kv'; generate and parallel are greedy")
     if decoding == "generate":
@@ -76,7 +80,7 @@ def decode_action(
     raise ValueError(f"unknown decoding {decoding!r}; choose one of {', '.join(DECODINGS)}")
 
 
-def _action_tokens(vla: VLA, stream: _Stream, temperature: float, generator: torch.Generator | None) -> np.ndarray:
+def _action_tokens(vla: VLA, stream: KVStream, temperature: float, generator: torch.Generator | None) -> np.ndarray:
     bins = []
     for position in range(N_TOKENS):
         ids = vla.action_ids[allowed_bins(position)]
@@ -150,7 +154,7 @@ def decode_with_plan(
     With plan_offsets_by_code, the plan stops after its `below` point and the offsets are computed.
     """
     config = vla.config
-    stream = _Stream(vla.model, inputs)
+    stream = KVStream(vla.model, inputs)
     stream.feed(vla.text_ids(config.plan_prefix))
     text = _plan_text(vla, stream, previous or {})
     plan = text.split(config.action_marker)[0].strip()
@@ -163,12 +167,27 @@ def decode_with_plan(
     return Decoded(_action_tokens(vla, stream, temperature, generator), plan=plan)
 
 
+@torch.inference_mode()
+def decode_action_after_plan(
+    vla: VLA,
+    inputs: dict[str, torch.Tensor],
+    plan: str,
+    *,
+    temperature: float = 0.0,
+    generator: torch.Generator | None = None,
+) -> Decoded:
+    """The action a plan-trained model decodes after `plan`, fed teacher forced in place of its own."""
+    stream = KVStream(vla.model, inputs)
+    stream.feed(vla.text_ids(f"{vla.config.plan_prefix} {plan} {vla.config.action_marker}"))
+    return Decoded(_action_tokens(vla, stream, temperature, generator), plan=plan)
+
+
 TRACKED_POINTS = ("object", "goal")  # they move only when carried or pushed: a few loc bins per step
 _ENDS_WITH_BELOW = re.compile(r"below<loc\d{4}><loc\d{4}>$")
 _SEGMENT = re.compile(r"<loc(\d{4})>|[^<]+")
 
 
-def _plan_text(vla: VLA, stream: _Stream, previous: dict[str, np.ndarray]) -> str:
+def _plan_text(vla: VLA, stream: KVStream, previous: dict[str, np.ndarray]) -> str:
     """Greedy plan text, as _free_text, with two decoding rules of the model's config.
 
     plan_track_window > 0: a location token of the object or goal point is chosen among those
@@ -221,11 +240,11 @@ def _anchor(text: str, previous: dict[str, np.ndarray]) -> int | None:
 @torch.inference_mode()
 def answer_text(vla: VLA, inputs: dict[str, torch.Tensor]) -> str:
     """VQA: a greedy free-text answer, ending at <eos> or max_answer_tokens."""
-    _, text = _free_text(vla, _Stream(vla.model, inputs), vla.config.max_answer_tokens, stop=None)
+    _, text = _free_text(vla, KVStream(vla.model, inputs), vla.config.max_answer_tokens, stop=None)
     return text.strip()
 
 
-def _free_text(vla: VLA, stream: _Stream, max_tokens: int, stop: str | None) -> tuple[list[int], str]:
+def _free_text(vla: VLA, stream: KVStream, max_tokens: int, stop: str | None) -> tuple[list[int], str]:
     """Greedy text without action or image ids. Each chosen token is fed, so the stream is ready for what follows."""
     ids: list[int] = []
     text = ""
