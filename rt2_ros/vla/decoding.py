@@ -8,6 +8,7 @@ invalid action id cannot come out: the choice is an index into the 256 action id
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -150,13 +151,18 @@ def decode_with_plan(
     """Chain of thought: `Plan:` is given, the plan is free text up to `Action:`, then 8 constrained action tokens.
 
     previous: the last step's plan points (plan_grammar.plan_points); with the model's
-    plan_track_window set, its object and goal points are written near them (see _plan_text).
+    plan_track_window set, its object and goal points are written near them (_PointTracker).
     With plan_offsets_by_code, the plan stops after its `below` point and the offsets are computed.
     """
     config = vla.config
     stream = KVStream(vla.model, inputs)
     stream.feed(vla.text_ids(config.plan_prefix))
-    text = _plan_text(vla, stream, previous or {})
+
+    def stop(text: str) -> bool:
+        return config.action_marker in text or bool(config.plan_offsets_by_code and _ENDS_WITH_BELOW.search(text))
+
+    tracker = _PointTracker(vla, previous) if config.plan_track_window and previous else None
+    text = _free_text(vla, stream, config.max_plan_tokens, stop=stop, refine=tracker)
     plan = text.split(config.action_marker)[0].strip()
     if config.plan_offsets_by_code and config.action_marker not in text and _ENDS_WITH_BELOW.search(plan):
         offsets = offsets_text(plan, config.plan_offsets)
@@ -187,36 +193,25 @@ _ENDS_WITH_BELOW = re.compile(r"below<loc\d{4}><loc\d{4}>$")
 _SEGMENT = re.compile(r"<loc(\d{4})>|[^<]+")
 
 
-def _plan_text(vla: VLA, stream: KVStream, previous: dict[str, np.ndarray]) -> str:
-    """Greedy plan text, as _free_text, with two decoding rules of the model's config.
+class _PointTracker:
+    """plan_track_window: a location token of the object or goal point is chosen among those within
+    the window of the same coordinate at the previous step.
 
-    plan_track_window > 0: a location token of the object or goal point is chosen among those
-    within the window of the same coordinate at the previous step. Why: a plan remade from scratch
-    at every step put its object point on the named object at some steps and on another at the
-    next (session 8), and the arm wandered between them. Nothing in transformers constrains a
-    token by what an earlier call decoded, hence this loop.
-    plan_offsets_by_code: stop once the `below` point is written (the offsets follow from it).
+    Why: a plan remade from scratch at every step put its object point on the named object at some
+    steps and on another at the next (session 8), and the arm wandered between them. Nothing in
+    transformers constrains a token by what an earlier call decoded, hence this hook.
     """
-    config = vla.config
-    window = config.plan_track_window if previous else 0
-    loc_position = {int(token): index for index, token in enumerate(vla.loc_ids)} if vla.loc_ids is not None else {}
-    ids: list[int] = []
-    text = ""
-    for _ in range(config.max_plan_tokens):
-        logits = stream.logits[: len(vla.text_banned)].masked_fill(vla.text_banned, float("-inf"))
-        token = int(torch.argmax(logits))
-        if token == vla.tokenizer.eos_token_id:
-            break
-        anchor = _anchor(text, previous) if window and token in loc_position else None
-        if anchor is not None:
-            low, high = max(0, anchor - window), min(len(vla.loc_ids), anchor + window + 1)
-            token = int(vla.loc_ids[low + int(torch.argmax(logits[vla.loc_ids[low:high]]))])
-        ids.append(token)
-        stream.feed([token])
-        text = vla.tokenizer.decode(ids, skip_special_tokens=True)
-        if config.action_marker in text or (config.plan_offsets_by_code and _ENDS_WITH_BELOW.search(text)):
-            break
-    return text
+
+    def __init__(self, vla: VLA, previous: dict[str, np.ndarray]) -> None:
+        self.loc_ids, self.previous, self.window = vla.loc_ids, previous, vla.config.plan_track_window
+        self.is_loc = set(vla.loc_ids.tolist()) if vla.loc_ids is not None else set()
+
+    def __call__(self, text: str, token: int, logits: torch.Tensor) -> int:
+        anchor = _anchor(text, self.previous) if token in self.is_loc else None
+        if anchor is None:
+            return token
+        low, high = max(0, anchor - self.window), min(len(self.loc_ids), anchor + self.window + 1)
+        return int(self.loc_ids[low + int(torch.argmax(logits[self.loc_ids[low:high]]))])
 
 
 def _anchor(text: str, previous: dict[str, np.ndarray]) -> int | None:
@@ -240,12 +235,21 @@ def _anchor(text: str, previous: dict[str, np.ndarray]) -> int | None:
 @torch.inference_mode()
 def answer_text(vla: VLA, inputs: dict[str, torch.Tensor]) -> str:
     """VQA: a greedy free-text answer, ending at <eos> or max_answer_tokens."""
-    _, text = _free_text(vla, KVStream(vla.model, inputs), vla.config.max_answer_tokens, stop=None)
-    return text.strip()
+    return _free_text(vla, KVStream(vla.model, inputs), vla.config.max_answer_tokens).strip()
 
 
-def _free_text(vla: VLA, stream: KVStream, max_tokens: int, stop: str | None) -> tuple[list[int], str]:
-    """Greedy text without action or image ids. Each chosen token is fed, so the stream is ready for what follows."""
+def _free_text(
+    vla: VLA,
+    stream: KVStream,
+    max_tokens: int,
+    stop: Callable[[str], bool] | None = None,
+    refine: Callable[[str, int, torch.Tensor], int] | None = None,
+) -> str:
+    """Greedy text without action or image ids. Each chosen token is fed, so the stream is ready for what follows.
+
+    stop(text): end once the text written so far says so. refine(text so far, greedy token, logits):
+    the token to write instead.
+    """
     ids: list[int] = []
     text = ""
     eos = vla.tokenizer.eos_token_id
@@ -255,9 +259,11 @@ def _free_text(vla: VLA, stream: KVStream, max_tokens: int, stop: str | None) ->
         token = int(torch.argmax(logits))
         if token == eos:
             break
+        if refine is not None:
+            token = refine(text, token, logits)
         ids.append(token)
         stream.feed([token])
         text = vla.tokenizer.decode(ids, skip_special_tokens=True)
-        if stop is not None and stop in text:
+        if stop is not None and stop(text):
             break
-    return ids, text
+    return text
