@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from rt2_ros.autocast import bf16_autocast_pays
 from rt2_ros.data.mixture import MixtureSchedule
 from rt2_ros.train_data import MixtureBatches, bounds_from_data, load_robot_steps, robot_example
 from rt2_ros.train_loss import next_token_loss, token_bins
@@ -59,7 +60,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--min-lr-ratio", type=float, default=0.1, help="cosine decays to lr * this")
     p.add_argument("--warmup", type=int, default=100)
     p.add_argument("--weight-decay", type=float, default=0.01)
-    p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=True, help="bf16 autocast")
+    p.add_argument(
+        "--bf16",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="bf16 autocast (default: on where the GPU or CPU does bf16 in hardware; rt2_ros.autocast)",
+    )
     p.add_argument("--finetune", choices=["auto", "full", "lora"], default="auto")
     p.add_argument("--lora-rank", type=int, default=16)
     p.add_argument("--parallel", action="store_true", help="train robot examples for parallel decoding")
@@ -166,6 +172,16 @@ def build_start_model(args: argparse.Namespace, folder: Path) -> None:
     vla.config.plan_offsets = args.plan_offsets or ""
     vla.config.gripper_state = bool(args.gripper_state)
     vla.save_pretrained(folder)
+
+
+def _choose_bf16(asked: bool | None) -> bool:
+    pays = bf16_autocast_pays()
+    if asked is None:
+        print(f"bf16 autocast {'on' if pays else 'off: this CPU has no bf16 instructions'} (--bf16 / --no-bf16)")
+        return pays
+    if asked and not pays:
+        print("warning: --bf16 on a CPU without bf16 instructions: training steps run many times slower than float32")
+    return asked
 
 
 def copy_vision_tower(source: VLA, target: VLA) -> None:
@@ -343,6 +359,7 @@ def main(argv: list[str] | None = None) -> int:
         args = argparse.Namespace(**{**vars(args), **stored, "run": run})
     if args.threads:
         torch.set_num_threads(args.threads)
+    args.bf16 = _choose_bf16(args.bf16)
     accelerator = Accelerator(mixed_precision="bf16" if args.bf16 else "no")
     main_process = accelerator.is_main_process
     if resume is None and main_process:
