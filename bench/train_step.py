@@ -1,7 +1,7 @@
 """Training step time: float32 vs bf16 autocast, on this machine's CPU, side by side in one run.
 
 Why it exists: `rt2 train` used to turn bf16 autocast on everywhere; on a CPU without bf16
-instructions it emulates bf16 and a step took ~25x longer. rt2_ros.autocast now decides, and this
+instructions it emulates bf16 and a step took 16-27x longer. rt2_ros.autocast now decides, and this
 bench shows the ratio behind that decision on whatever machine runs it. Each repeat times one
 forward + backward + AdamW step of a random-weight tiny model (size `20m-96`, the default model's)
 on the same batch in both modes, alternating, so machine load hits them alike.
@@ -42,7 +42,7 @@ def training_batch(vla: VLA, batch_size: int) -> dict[str, torch.Tensor]:
         )
         for _ in range(batch_size)
     ]
-    return collate(examples, vla.processor.tokenizer.pad_token_id)
+    return collate(examples, vla.tokenizer.pad_token_id)
 
 
 def step_seconds(model, optimizer, batch, bf16: bool) -> float:

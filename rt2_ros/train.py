@@ -177,10 +177,10 @@ def build_start_model(args: argparse.Namespace, folder: Path) -> None:
 def _choose_bf16(asked: bool | None) -> bool:
     pays = bf16_autocast_pays()
     if asked is None:
-        print(f"bf16 autocast {'on' if pays else 'off: this CPU has no bf16 instructions'} (--bf16 / --no-bf16)")
+        print(f"bf16 autocast {'on' if pays else 'off: this hardware does not do bf16'} (--bf16 / --no-bf16)")
         return pays
     if asked and not pays:
-        print("warning: --bf16 on a CPU without bf16 instructions: training steps run many times slower than float32")
+        print("warning: --bf16 on hardware without bf16: training steps run many times slower than float32")
     return asked
 
 

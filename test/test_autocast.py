@@ -1,4 +1,4 @@
-"""rt2 train's bf16 default follows the hardware: emulated bf16 made a CPU training step 13-27x slower."""
+"""rt2 train's bf16 default follows the hardware: emulated bf16 made a CPU training step 16-27x slower."""
 
 from rt2_ros.autocast import cpu_has_native_bf16
 

@@ -102,7 +102,7 @@ def test_lora_and_parallel_training_save_a_loadable_model(tmp_path, data):
     assert len(policy.act(np.zeros((32, 32, 3), np.uint8), "push the red cube to the left").tokens) == 8
     state = torch.load(run / "checkpoints/step-00000003.pt", weights_only=False)
     assert any("lora_A" in key for key in state["model"])
-    # no --bf16 given: autocast only where the hardware does bf16 (emulated, a step is 13-27x slower)
+    # no --bf16 given: autocast only where the hardware does bf16 (emulated, a step is 16-27x slower)
     assert json.loads((run / "args.json").read_text())["bf16"] is bf16_autocast_pays()
 
 
