@@ -42,7 +42,8 @@ def load_robot_steps(
     plan_offsets: str = "",
     gripper_change_repeat: int = 1,
 ) -> RobotSteps:
-    """Steps of successful episodes; every `val_every`-th episode (by index) is held out for validation.
+    """Steps of successful episodes but for deliberate mistakes (not_targets); every `val_every`-th
+    episode (by index) is held out for validation.
 
     plans: add each step's point plan (rt2_ros.data.plan_points) as a `plan` column; robot examples
     then teach `Plan: <points> Action: <bins>` instead of the bins alone.
@@ -76,9 +77,9 @@ def load_robot_steps(
             steps = steps.add_column("plan", plan_column)
         steps = steps.add_column("gripper_state", gripper_state_column(steps))
         # Column reads, not .filter: a filter would decode every image once.
-        success = np.asarray(steps["success"], dtype=bool)
+        learnable = np.asarray(steps["success"], dtype=bool) & ~not_targets(table, steps)
         is_val = np.isin(np.asarray(steps["episode_index"]), sorted(val_episodes))
-        train = np.flatnonzero(success & ~is_val)
+        train = np.flatnonzero(learnable & ~is_val)
         if gripper_change_repeat > 1:
             # Why: one frame per grasp says "close now" against a dozen that hold or lift, and a model
             # fed the true plan (session 8) reached the grasp pose and lifted without closing.
@@ -86,8 +87,17 @@ def load_robot_steps(
             changes = train[(np.asarray(steps["action"], dtype=np.float32)[train, 6] > 0.5) != closed_before[train]]
             train = np.concatenate([train, *[changes] * (gripper_change_repeat - 1)])
         trains.append(steps.select(train))
-        vals.append(steps.select(np.flatnonzero(success & is_val)))
+        vals.append(steps.select(np.flatnonzero(learnable & is_val)))
     return RobotSteps(datasets.concatenate_datasets(trains), datasets.concatenate_datasets(vals), camera)
+
+
+def not_targets(table: list[dict[str, Any]], steps: Any) -> np.ndarray:
+    """Per step: True where the expert made a deliberate mistake (a missed grasp) that is not to be learned."""
+    marked = {(e["episode_index"], i) for e in table for i in e["metadata"].get("not_targets", [])}
+    if not marked:
+        return np.zeros(len(steps), dtype=bool)
+    pairs = zip(steps["episode_index"], steps["step_index"], strict=True)
+    return np.fromiter(((int(e), int(i)) in marked for e, i in pairs), dtype=bool, count=len(steps))
 
 
 def gripper_state_column(steps: Any) -> list[str]:

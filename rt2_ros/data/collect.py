@@ -33,6 +33,7 @@ def collect(
     start_seed: int = splits.ROBOT_SEED_START,
     noise: float = 0.0,
     random_starts: bool = False,
+    missed_grasps: float = 0.0,
     overwrite: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
@@ -50,6 +51,7 @@ def collect(
         "split": split,
         "noise": noise,
         "random_starts": random_starts,
+        "missed_grasps": missed_grasps,
         "held_out": {
             "colours": splits.HELD_OUT_COLOURS,
             "tables": splits.HELD_OUT_TABLES,
@@ -71,7 +73,9 @@ def collect(
                 if len(kept) == episodes_per_task:
                     break
                 seed = next(seeds)
-                episode = run_expert(sim, task, seed, noise=noise, from_random_start=random_starts)
+                episode = run_expert(
+                    sim, task, seed, noise=noise, from_random_start=random_starts, missed_grasps=missed_grasps
+                )
                 if episode.success:
                     writer.add(episode)
                     kept.append(seed)
@@ -79,7 +83,8 @@ def collect(
                     bar.update(1)
                 else:
                     failed.append({"seed": seed, "instruction": episode.instruction, "steps": len(episode.steps)})
-                bar.set_postfix(task=task, failed=len(failed))
+                # refresh=False: the default redraws the bar at every episode, burying a log in bars.
+                bar.set_postfix(task=task, failed=len(failed), refresh=False)
             report["tasks"][task] = {"kept": len(kept), "steps": steps, "seeds": kept, "failed": failed}
         report["seconds"] = round(time.perf_counter() - start, 1)
         writer.extra_files["meta/collect_report.json"] = json.dumps(report, indent=1) + "\n"
@@ -111,6 +116,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="start each episode with the tool over a random point of the table instead of at home",
     )
+    parser.add_argument(
+        "--missed-grasps",
+        type=float,
+        default=0.0,
+        help="fraction of episodes whose first grasp closes on air above or beside the object, lifts and is "
+        "retried; the miss is stored but not trained on, the retry is",
+    )
     parser.add_argument("--overwrite", action="store_true")
     args = parser.parse_args(argv)
     report = collect(
@@ -124,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         start_seed=args.start_seed,
         noise=args.noise,
         random_starts=args.random_starts,
+        missed_grasps=args.missed_grasps,
         overwrite=args.overwrite,
     )
     total = sum(t["kept"] for t in report["tasks"].values())

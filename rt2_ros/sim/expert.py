@@ -26,6 +26,10 @@ GAIN = 6.0  # 1/s: each control step removes 60% of the remaining error at 10 Hz
 MAX_STEPS = 300
 START_HEIGHT = (0.10, 0.25)  # m: a random start's tool height, above every object (settling must not hit one)
 START_STREAM = 0x5747  # random_start's own seed stream, apart from the layout's
+MISS_STREAM = 0x4D15  # missed_grasp's own seed stream
+MISS_ABOVE_TOP = (0.02, 0.06)  # m: a missed grasp closes this far above the object's top (fingertips clear it)
+MISS_BESIDE = 0.03  # m: and at most this far beside its centre
+MISS_LIFT = (0.02, 0.08)  # m: then lifts the empty gripper this far before the retry
 
 
 @dataclass
@@ -37,6 +41,7 @@ class Waypoint:
     tolerance: float = 0.006
     hold: int = 0
     speed: float = MAX_LINEAR
+    target: bool = True  # False: a deliberate mistake, recorded for its images but never learned as an action
 
 
 def grasp_yaw(sim: TabletopSim, name: str) -> float:
@@ -53,7 +58,46 @@ def _grasp_height(sim: TabletopSim, name: str) -> float:
     return max(sim.object(name).size / 2, 0.02)
 
 
-def pick_waypoints(sim: TabletopSim, name: str, lift_to: float) -> list[Waypoint]:
+@dataclass(frozen=True)
+class MissedGrasp:
+    """Where a deliberately missed grasp closes, relative to the object: beside its centre, above its top."""
+
+    beside: tuple[float, float]
+    above_top: float
+    lift: float
+
+    @staticmethod
+    def draw(seed: int) -> MissedGrasp:
+        rng = np.random.default_rng([seed, MISS_STREAM, 1])  # apart from the draw that decides whether to miss
+        angle, radius = rng.uniform(0, 2 * np.pi), MISS_BESIDE * np.sqrt(rng.uniform())
+        return MissedGrasp(
+            (radius * np.cos(angle), radius * np.sin(angle)), rng.uniform(*MISS_ABOVE_TOP), rng.uniform(*MISS_LIFT)
+        )
+
+
+def missed_grasp_waypoints(name: str, miss: MissedGrasp) -> list[Waypoint]:
+    """Close on air above or beside the object, lift the empty gripper, then reopen: the start of a retry.
+
+    Why: closed loop, the learned policies of sessions 9-10 closed a few cm above or beside the object
+    and lifted an empty gripper, a state the expert never reached, so no training step said what to do
+    there. The close and the lift are marked target=False (their steps show the states but teach no
+    action); the reopen and the whole pick after it are targets.
+    """
+
+    def closing_spot(s):
+        top = s.object_position(name)[2] + s.object(name).size / 2
+        xy = s.object_position(name)[:2] + miss.beside
+        return np.array([*xy, top + miss.above_top]), grasp_yaw(s, name)
+
+    return [
+        Waypoint(closing_spot, 0.0, tolerance=0.006, speed=0.1, target=False),
+        Waypoint(closing_spot, 1.0, tolerance=1.0, hold=6, target=False),
+        Waypoint(lambda s: (s.tcp_pose()[0] + [0, 0, miss.lift], None), 1.0, tolerance=0.01, target=False),
+        Waypoint(lambda s: (s.tcp_pose()[0], None), 0.0, tolerance=1.0, hold=5),
+    ]
+
+
+def pick_waypoints(sim: TabletopSim, name: str, lift_to: float, miss: MissedGrasp | None = None) -> list[Waypoint]:
     def above(s):
         return s.object_position(name) * [1, 1, 0] + [0, 0, 0.13], grasp_yaw(s, name)
 
@@ -63,8 +107,10 @@ def pick_waypoints(sim: TabletopSim, name: str, lift_to: float) -> list[Waypoint
     def lifted(s):
         return s.tcp_pose()[0] * [1, 1, 0] + [0, 0, lift_to], None
 
+    retry = [*missed_grasp_waypoints(name, miss), Waypoint(above, 0.0, tolerance=0.01)] if miss else []
     return [
         Waypoint(above, 0.0, tolerance=0.01),
+        *retry,
         Waypoint(at, 0.0, tolerance=0.004, speed=0.1),
         Waypoint(at, 1.0, tolerance=1.0, hold=6),
         Waypoint(lifted, 1.0, tolerance=0.01),
@@ -95,13 +141,14 @@ def place_waypoints(sim: TabletopSim, name: str, destination: Callable[[Tabletop
     ]
 
 
-def plan(sim: TabletopSim) -> list[Waypoint]:
+def plan(sim: TabletopSim, miss: MissedGrasp | None = None) -> list[Waypoint]:
+    """The task's waypoints; with `miss`, its grasp first misses as `miss` says and is retried."""
     task = sim.task
     target = task.target
     size = sim.object(target).size
     if task.name in ("pick", "pick_attribute"):
-        return pick_waypoints(sim, target, lift_to=sim.object_position(target)[2] + 0.1)
-    carry = pick_waypoints(sim, target, lift_to=0.16)
+        return pick_waypoints(sim, target, lift_to=sim.object_position(target)[2] + 0.1, miss=miss)
+    carry = pick_waypoints(sim, target, lift_to=0.16, miss=miss)
     if task.name == "place_on_tile":
         tile = np.array([*task.layout.tiles[task.reference], 0.0])
         return carry + place_waypoints(sim, target, lambda s: tile)
@@ -178,20 +225,25 @@ def run_expert(
     noise: float = 0.0,
     on_step: Callable[[TabletopSim], None] | None = None,
     from_random_start: bool = False,
+    missed_grasps: float = 0.0,
 ) -> Episode:
     """Reset to (task, seed) and solve it; images are rendered for every step unless render=False.
 
     noise: standard deviation (m/s) of the DART perturbation of the executed linear twist; 0 = none.
     from_random_start: start with the tool over a random point of the table (random_start(seed))
     instead of at home.
+    missed_grasps: the chance (drawn from the seed) that the first grasp closes on air and is retried
+    (missed_grasp_waypoints); the mistake's step indices are in metadata["not_targets"].
     on_step: called with the sim at every recorded step, before its action is applied (what the
     step's image shows); rt2_ros.data.plan_points reads the scene there when replaying episodes.
     """
     instance = sim.reset(task, seed, arm_start=random_start(seed) if from_random_start else None)
-    waypoints = plan(sim)
+    missed = np.random.default_rng([seed, MISS_STREAM]).uniform() < missed_grasps
+    waypoints = plan(sim, MissedGrasp.draw(seed) if missed else None)
     period = 1.0 / sim.control_rate_hz
     perturb = MotionNoise(noise, seed) if noise > 0 else None
     steps: list[Step] = []
+    not_targets: list[int] = []
     index, held, yaw, goal = 0, 0, 0.0, None
     while index < len(waypoints) and len(steps) < MAX_STEPS - 1:
         waypoint = waypoints[index]
@@ -202,6 +254,8 @@ def run_expert(
         if on_step is not None:
             on_step(sim)
         images = sim.images() if render else {}
+        if not waypoint.target:
+            not_targets.append(len(steps))
         steps.append(
             Step(images=images, instruction=instance.instruction, action=np.append(twist * period, waypoint.gripper))
         )
@@ -239,5 +293,7 @@ def run_expert(
             "task": instance.describe(),
             "noise": noise,
             "random_start": from_random_start,
+            "missed_grasps": missed_grasps,
+            "not_targets": not_targets,
         },
     )
