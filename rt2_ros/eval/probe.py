@@ -8,6 +8,10 @@ mean position, and against the same tower at random initialisation): features th
 gripper's position no better than random ones mean training has not taught the tower to see.
 
     rt2 probe --model models/rt2-sim --vqa runs/data/vqa --examples 300
+    rt2 probe --model models/rt2-sim --grounding 5     # plan models: first-frame grounding in the sim
+
+--grounding N asks a plan-trained model, on the first frame of N training and N evaluation scenes
+per seen task, where the named object is: in its plan and as a VQA point (rt2_ros.eval.grounding).
 """
 
 from __future__ import annotations
@@ -121,19 +125,39 @@ def probe(model: str, vqa: str, examples: int, gripper_examples: int) -> dict[st
     return result
 
 
+def grounding(model: str, seeds_per_task: int) -> dict[str, Any]:
+    from rt2_ros.eval.cli import SCENE_CAMERA, training_info
+    from rt2_ros.eval.grounding import first_frame_grounding
+    from rt2_ros.policy import Policy
+    from rt2_ros.sim.env import TabletopSim
+
+    info = training_info(model)
+    camera = info.get("camera", SCENE_CAMERA)
+    sim = TabletopSim(info.get("robot", "ur5e"), cameras={camera: tuple(info.get("camera_size", (96, 96)))})
+    try:
+        return first_frame_grounding(Policy.from_pretrained(model), sim, camera, seeds_per_task)
+    finally:
+        sim.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="rt2 probe", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--model", required=True, help="model folder")
-    parser.add_argument("--vqa", required=True, help="an `rt2 vqa` folder (with kind and point questions)")
+    parser.add_argument("--vqa", help="an `rt2 vqa` folder (with kind and point questions)")
+    parser.add_argument("--grounding", type=int, default=0, metavar="N", help="sim scenes per task and split (0: none)")
     parser.add_argument("--examples", type=int, default=300, help="held-out VQA questions to ask")
     parser.add_argument("--gripper-examples", type=int, default=1000, help="images for the linear probe")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, help="also write the result as JSON here")
     args = parser.parse_args(argv)
+    if not args.vqa and not args.grounding:
+        parser.error("give --vqa, --grounding N or both")
     torch.set_num_threads(args.threads)
-    result = probe(args.model, args.vqa, args.examples, args.gripper_examples)
+    result = probe(args.model, args.vqa, args.examples, args.gripper_examples) if args.vqa else {"model": args.model}
+    if args.grounding:
+        result["grounding"] = grounding(args.model, args.grounding)
     text = json.dumps(result, indent=1)
     print(text)
     if args.out:
