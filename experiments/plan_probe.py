@@ -12,9 +12,8 @@ The last row is chance: the far objects' distance to their own median position.
         --data runs/data/s3-a runs/data/s3-b --frames 160
 
 Session 5 question: mid-episode frames flatter a model, since the arm is already on its way to the
-object. `--start N` asks instead on the first frame of N evaluation layouts per seen task (arm at
-home, as every closed-loop episode begins; no data needed) and counts how often the object the
-plan points at is nearest the named one, against 1 / (objects on the table) for a blind guess.
+object. That question (first frames, arm at home, nearest object against a blind guess) is now
+`rt2 probe --model M --grounding N` (rt2_ros/eval/grounding.py), which replaced this script's `--start`.
 """
 
 from __future__ import annotations
@@ -40,21 +39,11 @@ def points(plan: str, size: int) -> dict[str, np.ndarray]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--model", required=True)
-    parser.add_argument("--data", nargs="+", help="datasets with plans (rt2 plans)")
-    parser.add_argument("--start", type=int, default=0, help="instead: first frames of N eval layouts per task")
+    parser.add_argument("--data", nargs="+", required=True, help="datasets with plans (rt2 plans)")
     parser.add_argument("--frames", type=int, default=160)
     parser.add_argument("--camera", default="scene")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    if args.start:
-        from rt2_ros.eval.cli import training_info
-
-        info = training_info(args.model)  # the robot and image size the model was trained on, as rt2 eval reads them
-        size = int(info.get("camera_size", [96])[0])
-        start_frames(Policy.from_pretrained(args.model), args.start, args.camera, info.get("robot", "ur5e"), size)
-        return
-    if not args.data:
-        parser.error("--data is needed unless --start is given")
     steps = load_robot_steps(args.data, args.camera, plans=True).val
     policy = Policy.from_pretrained(args.model)
     errors: dict[str, list[float]] = {"gripper": [], "object": [], "goal": [], "far object": []}
@@ -76,33 +65,6 @@ def main() -> None:
     for key, values in errors.items():
         if values:
             print(f"{key}: median {np.median(values):.1f} px, mean {np.mean(values):.1f} px, n {len(values)}")
-
-
-def start_frames(policy: Policy, per_task: int, camera: str, robot: str, size: int) -> None:
-    from rt2_ros.data.splits import CATEGORY_TASKS, eval_seeds
-    from rt2_ros.sim import TabletopSim
-
-    sim = TabletopSim(robot, cameras={camera: (size, size)})
-    errors, nearest, chance, missing = [], 0, 0.0, 0
-    for task in CATEGORY_TASKS["seen"]:
-        for seed in eval_seeds("seen", task, per_task, sim):
-            instance = sim.reset(task, seed)
-            said = points(policy.act(sim.render(camera), instance.instruction).plan, size)
-            if "object" not in said:
-                missing += 1
-                continue
-            # project() gives (column, row); plans are (row, column)
-            at = {
-                o.name: np.asarray(sim.project(sim.object_position(o.name), camera))[::-1]
-                for o in instance.layout.objects
-            }
-            errors.append(float(np.linalg.norm(said["object"] - at[instance.target])))
-            nearest += min(at, key=lambda name: np.linalg.norm(at[name] - said["object"])) == instance.target
-            chance += 1 / len(at)
-    sim.close()
-    n = len(errors)
-    print(f"start frames: object median {np.median(errors):.1f} px, mean {np.mean(errors):.1f} px, n {n}")
-    print(f"nearest object is the named one: {nearest}/{n} (blind guess: {chance:.1f}/{n}); no object point: {missing}")
 
 
 if __name__ == "__main__":

@@ -55,15 +55,21 @@ def test_the_plan_error_is_the_distance_from_the_written_point_to_the_named_obje
     tasks = ("pick", "push")
     result = first_frame_grounding(Policy.from_pretrained(fixed_planner), sim, "scene", 2, tasks)
     for split, seeds_of in (("train", splits.robot_seeds), ("eval", lambda t, n: splits.eval_seeds("seen", t, n))):
-        errors = []
+        errors, named, blind = [], [], []
         for task in tasks:
             for seed in seeds_of(task, 2):
-                sim.reset(task, seed)
-                column, row = sim.project(sim.object_position(sim.task.target), "scene")
-                errors.append(np.linalg.norm(POINT * SIZE / 1024 - [row, column]))
+                instance = sim.reset(task, seed)
+                distance = {
+                    o.name: np.linalg.norm(POINT * SIZE / 1024 - sim.project(sim.object_position(o.name))[::-1])
+                    for o in instance.layout.objects
+                }
+                errors.append(distance[instance.target])
+                named.append(min(distance, key=distance.get) == instance.target)
+                blind.append(1 / len(distance))
         plan = result[split]["plan"]
-        assert plan["median_px"] == pytest.approx(np.median(errors), abs=SIZE / 1024)
+        assert plan["median_px"] == pytest.approx(np.median(errors))
         assert plan["near"] == np.mean(np.array(errors) <= NEAR_PX) and plan["not_a_point"] == 0
+        assert plan["named_is_nearest"] == np.mean(named) and plan["blind_guess"] == pytest.approx(np.mean(blind))
         assert set(result[split]["plan_by_task"]) == set(tasks)
         vqa = result[split]["vqa_point"]
         assert 0 <= vqa["near"] <= 1 and 0 <= vqa["not_a_point"] <= len(errors)
