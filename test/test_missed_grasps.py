@@ -3,6 +3,7 @@
 import re
 
 import numpy as np
+import pytest
 
 from rt2_ros.data.collect import collect
 from rt2_ros.data.dataset import iter_episodes, read_episode_table
@@ -46,6 +47,12 @@ def test_a_missed_grasp_is_retried_and_only_the_retry_is_trained_on(tmp_path):
     }
     assert not pairs & marked, "no mistake is a training or validation target"
     assert len(pairs) == sum(len(e.steps) for e in episodes) - len(marked), "every other step is"
+
+
+def test_a_rate_outside_0_to_1_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="0..1"):
+        collect(tmp_path / "robot", ["pick"], 1, size=32, missed_grasps=1.5, progress=False)
+    assert not (tmp_path / "robot" / "info.json").exists()
 
 
 def test_without_missed_grasps_every_step_is_a_target(tmp_path):

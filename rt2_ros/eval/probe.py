@@ -126,6 +126,7 @@ def probe(model: str, vqa: str, examples: int, gripper_examples: int) -> dict[st
 
 
 def grounding(model: str, seeds_per_task: int) -> dict[str, Any]:
+    """first_frame_grounding in a sim with the robot, camera and image size the model was trained on."""
     from rt2_ros.eval.cli import SCENE_CAMERA, training_info
     from rt2_ros.eval.grounding import first_frame_grounding
     from rt2_ros.policy import Policy

@@ -238,6 +238,8 @@ def run_expert(
     step's image shows); rt2_ros.data.plan_points reads the scene there when replaying episodes.
     """
     instance = sim.reset(task, seed, arm_start=random_start(seed) if from_random_start else None)
+    if not 0.0 <= missed_grasps <= 1.0:
+        raise ValueError(f"missed_grasps is a fraction of episodes, 0..1; got {missed_grasps}")
     missed = np.random.default_rng([seed, MISS_STREAM]).uniform() < missed_grasps
     waypoints = plan(sim, MissedGrasp.draw(seed) if missed else None)
     period = 1.0 / sim.control_rate_hz
