@@ -101,9 +101,10 @@ def taught_model_dir(tiny_model_dir, tmp_path_factory) -> Path:
     """
     import numpy as np
     import torch
+    from tiny_fit import fit_and_save
 
     from rt2_ros.vla import VLA
-    from rt2_ros.vla.training import build_example, collate
+    from rt2_ros.vla.training import build_example
 
     torch.manual_seed(0)
     vla = VLA.from_pretrained(tiny_model_dir)
@@ -115,15 +116,4 @@ def taught_model_dir(tiny_model_dir, tmp_path_factory) -> Path:
         for instruction, target in TAUGHT_ACTIONS.items()
         for image in images
     ]
-    batch = collate(examples, pad_id=vla.tokenizer.pad_token_id)
-    optimizer = torch.optim.AdamW(vla.model.parameters(), lr=3e-3, weight_decay=0.0)
-    vla.model.train()
-    for _ in range(150):
-        loss = vla.model(**batch).loss
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    vla.model.eval()
-    folder = tmp_path_factory.mktemp("models") / "taught"
-    vla.save_pretrained(folder)
-    return folder
+    return fit_and_save(vla, examples, tmp_path_factory.mktemp("models") / "taught")

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from tiny_fit import fit_and_save
 
 from rt2_ros.data import splits
 from rt2_ros.eval.grounding import NEAR_PX, first_frame_grounding
@@ -14,7 +15,7 @@ from rt2_ros.eval.probe import main as probe
 from rt2_ros.policy import Policy
 from rt2_ros.sim import TabletopSim
 from rt2_ros.vla import VLA
-from rt2_ros.vla.training import build_example, collate
+from rt2_ros.vla.training import build_example
 
 torch.set_num_threads(1)
 
@@ -36,18 +37,7 @@ def fixed_planner(tiny_model_dir, tmp_path_factory):
         build_example(vla, rng.integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8), vla.action_prompt(text), target)
         for text in ("pick up the red cube", "push the blue cylinder left", "lift the largest object")
     ]
-    batch = collate(examples, pad_id=vla.tokenizer.pad_token_id)
-    optimizer = torch.optim.AdamW(vla.model.parameters(), lr=3e-3, weight_decay=0.0)
-    vla.model.train()
-    for _ in range(120):
-        loss = vla.model(**batch).loss
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    vla.model.eval()
-    folder = tmp_path_factory.mktemp("models") / "fixed-planner"
-    vla.save_pretrained(folder)
-    return folder
+    return fit_and_save(vla, examples, tmp_path_factory.mktemp("models") / "fixed-planner", steps=120)
 
 
 def test_the_plan_error_is_the_distance_from_the_written_point_to_the_named_object(fixed_planner):

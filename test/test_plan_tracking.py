@@ -11,6 +11,7 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from tiny_fit import fit_and_save
 
 from rt2_ros.gripper_state import GripperState
 from rt2_ros.plan_grammar import plan_points
@@ -18,7 +19,7 @@ from rt2_ros.policy import Policy
 from rt2_ros.vla import VLA
 from rt2_ros.vla.config import VLAConfig
 from rt2_ros.vla.decoding import decode_action_after_plan
-from rt2_ros.vla.training import build_example, collate
+from rt2_ros.vla.training import build_example
 
 torch.set_num_threads(1)
 
@@ -47,18 +48,7 @@ def planner_dir(tiny_model_dir, tmp_path_factory):
         plan = WRITTEN_PLAN if index < 4 else WRITTEN_PLAN.replace("<loc0700>", "<loc0500>")
         target = f"{vla.config.plan_prefix} {plan} {vla.config.action_marker} {ACTION}"
         examples.append(build_example(vla, image, vla.action_prompt(INSTRUCTION), target))
-    batch = collate(examples, pad_id=vla.tokenizer.pad_token_id)
-    optimizer = torch.optim.AdamW(vla.model.parameters(), lr=3e-3, weight_decay=0.0)
-    vla.model.train()
-    for _ in range(150):
-        loss = vla.model(**batch).loss
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    vla.model.eval()
-    folder = tmp_path_factory.mktemp("models") / "planner"
-    vla.save_pretrained(folder)
-    return folder
+    return fit_and_save(vla, examples, tmp_path_factory.mktemp("models") / "planner")
 
 
 def policy_with(folder, tmp_path, **settings) -> Policy:
