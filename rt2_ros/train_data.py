@@ -42,8 +42,8 @@ def load_robot_steps(
     plan_offsets: str = "",
     gripper_change_repeat: int = 1,
 ) -> RobotSteps:
-    """Steps of successful episodes but for deliberate mistakes (not_targets); every `val_every`-th
-    episode (by index) is held out for validation.
+    """Steps of successful or truncated (`rt2 collect --steps-per-episode`) episodes but for
+    deliberate mistakes (not_targets); every `val_every`-th episode (by index) is held out for validation.
 
     plans: add each step's point plan (rt2_ros.data.plan_points) as a `plan` column; robot examples
     then teach `Plan: <points> Action: <bins>` instead of the bins alone.
@@ -77,7 +77,8 @@ def load_robot_steps(
             steps = steps.add_column("plan", plan_column)
         steps = steps.add_column("gripper_state", gripper_state_column(steps))
         # Column reads, not .filter: a filter would decode every image once.
-        learnable = np.asarray(steps["success"], dtype=bool) & ~not_targets(table, steps)
+        unfinished = truncated(table, steps)
+        learnable = (np.asarray(steps["success"], dtype=bool) | unfinished) & ~not_targets(table, steps)
         is_val = np.isin(np.asarray(steps["episode_index"]), sorted(val_episodes))
         train = np.flatnonzero(learnable & ~is_val)
         if gripper_change_repeat > 1:
@@ -85,6 +86,8 @@ def load_robot_steps(
             # fed the true plan (session 8) reached the grasp pose and lifted without closing.
             closed_before = np.char.startswith(np.asarray(steps["gripper_state"]), "gripper closed")
             changes = train[(np.asarray(steps["action"], dtype=np.float32)[train, 6] > 0.5) != closed_before[train]]
+            # A push's first step closes the gripper: in one-step episodes, every push would be repeated.
+            changes = changes[~unfinished[changes]]
             train = np.concatenate([train, *[changes] * (gripper_change_repeat - 1)])
         trains.append(steps.select(train))
         vals.append(steps.select(np.flatnonzero(learnable & is_val)))
@@ -98,6 +101,12 @@ def not_targets(table: list[dict[str, Any]], steps: Any) -> np.ndarray:
         return np.zeros(len(steps), dtype=bool)
     pairs = zip(steps["episode_index"], steps["step_index"], strict=True)
     return np.fromiter(((int(e), int(i)) in marked for e, i in pairs), dtype=bool, count=len(steps))
+
+
+def truncated(table: list[dict[str, Any]], steps: Any) -> np.ndarray:
+    """Per step: True in an episode the expert stopped early on purpose (its steps are right; it never finished)."""
+    episodes = [e["episode_index"] for e in table if e["metadata"].get("truncated")]
+    return np.isin(np.asarray(steps["episode_index"]), episodes)
 
 
 def gripper_state_column(steps: Any) -> list[str]:

@@ -226,6 +226,7 @@ def run_expert(
     on_step: Callable[[TabletopSim], None] | None = None,
     from_random_start: bool = False,
     missed_grasps: float = 0.0,
+    max_steps: int | None = None,
 ) -> Episode:
     """Reset to (task, seed) and solve it; images are rendered for every step unless render=False.
 
@@ -236,6 +237,8 @@ def run_expert(
     (missed_grasp_waypoints); the mistake's step indices are in metadata["not_targets"].
     on_step: called with the sim at every recorded step, before its action is applied (what the
     step's image shows); rt2_ros.data.plan_points reads the scene there when replaying episodes.
+    max_steps: record only the first max_steps steps and stop there, unfinished (no terminate step,
+    success False, metadata["truncated"] = max_steps): many scenes' first frames at one step's cost each.
     """
     instance = sim.reset(task, seed, arm_start=random_start(seed) if from_random_start else None)
     if not 0.0 <= missed_grasps <= 1.0:
@@ -247,7 +250,10 @@ def run_expert(
     steps: list[Step] = []
     not_targets: list[int] = []
     index, held, yaw, goal = 0, 0, 0.0, None
-    while index < len(waypoints) and len(steps) < MAX_STEPS - 1:
+    if max_steps is not None and max_steps < 1:
+        raise ValueError(f"max_steps must be at least 1; got {max_steps}")
+    limit = MAX_STEPS - 1 if max_steps is None else min(max_steps, MAX_STEPS - 1)
+    while index < len(waypoints) and len(steps) < limit:
         waypoint = waypoints[index]
         if goal is None:  # read a waypoint's goal once, when it becomes active
             goal, new_yaw = waypoint.pose(sim)
@@ -261,6 +267,8 @@ def run_expert(
         steps.append(
             Step(images=images, instruction=instance.instruction, action=np.append(twist * period, waypoint.gripper))
         )
+        if max_steps is not None and len(steps) == limit:
+            break  # nothing after the last recorded step is ever seen
         if perturb is not None:
             twist = twist + np.concatenate([perturb(), np.zeros(3)])
         sim.command_twist(twist)
@@ -272,22 +280,24 @@ def run_expert(
             held += 1
             if held > waypoint.hold:
                 index, held, goal = index + 1, 0, None
-    if on_step is not None:
-        on_step(sim)
-    steps.append(
-        Step(
-            images=sim.images() if render else {},
-            instruction=instance.instruction,
-            action=np.append(np.zeros(6), sim.gripper_command),
-            terminate=True,
+    truncated = max_steps is not None and len(steps) == limit
+    if not truncated:
+        if on_step is not None:
+            on_step(sim)
+        steps.append(
+            Step(
+                images=sim.images() if render else {},
+                instruction=instance.instruction,
+                action=np.append(np.zeros(6), sim.gripper_command),
+                terminate=True,
+            )
         )
-    )
     return Episode(
         steps=steps,
         robot=sim.robot,
         task=task,
         seed=seed,
-        success=sim.success(),
+        success=False if truncated else sim.success(),
         instruction=instance.instruction,
         control_rate_hz=sim.control_rate_hz,
         metadata={
@@ -297,5 +307,6 @@ def run_expert(
             "random_start": from_random_start,
             "missed_grasps": missed_grasps,
             "not_targets": not_targets,
-        },
+        }
+        | ({"truncated": max_steps} if truncated else {}),
     )
