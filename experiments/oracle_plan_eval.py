@@ -58,7 +58,8 @@ class OraclePlanAgent:
         self._track()
         plan = plan_text(self.sim, self.camera)
         if vla.config.plan_offsets:  # trained with rt2 train --plan-offsets: its plans end in offsets
-            plan = with_offsets(plan, vla.config.plan_offsets, below_text(self.sim, self.camera))
+            goal_height = vla.config.plan_offsets == "below-goal"
+            plan = with_offsets(plan, vla.config.plan_offsets, below_text(self.sim, self.camera, goal_height))
         told = self.policy.gripper_state.text()
         inputs = vla.encode_prompt(to_pil(image), vla.action_prompt(instruction, told))
         bins = decode_action_after_plan(vla, inputs, plan).bins
@@ -83,6 +84,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=96)
     parser.add_argument("--gif", help="write the first episode of each task here (a folder)")
     parser.add_argument("--trace", action="store_true", help="print each step's action and the tool's true offset")
+    parser.add_argument("--tasks", nargs="+", default=list(CATEGORY_TASKS["seen"]), choices=CATEGORY_TASKS["seen"])
     args = parser.parse_args()
     torch.set_num_threads(1)
     agent = OraclePlanAgent(Policy.from_pretrained(args.model), args.camera, args.trace)
@@ -91,7 +93,7 @@ def main() -> None:
     wins = 0
     total = 0
     closest = []
-    for task in CATEGORY_TASKS["seen"]:
+    for task in args.tasks:
         for k, seed in enumerate(eval_seeds("seen", task, args.episodes, sim)):
             result = run_episode(sim, agent, task, seed, options, record=bool(args.gif) and k == 0)
             wins += result.success

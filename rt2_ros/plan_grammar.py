@@ -15,10 +15,15 @@ POINT = re.compile(r"\s*([^<]*?)\s*<loc(\d{4})><loc(\d{4})>")
 # word: (point, minus point), per offset style (rt2 train --plan-offsets STYLE). "gripper": the
 # object from the gripper's image point. "below": the object from the point straight below the
 # tool at the object's height, and that point from the gripper (the tool's height, in pixels).
+# "below-goal": as "below", but while the object is carried the below point is at the goal's height
+# (rt2_ros.data.plan_points.below_text) and the goal is measured from it, so that both drop (the
+# height above the goal) and move are zero exactly when the carried object is on the goal.
 OFFSET_STYLES = {
     "gripper": {"reach": ("object", "gripper"), "move": ("goal", "object")},
     "below": {"reach": ("object", "below"), "drop": ("below", "gripper"), "move": ("goal", "object")},
+    "below-goal": {"reach": ("object", "below"), "drop": ("below", "gripper"), "move": ("goal", "below")},
 }
+BELOW_STYLES = ("below", "below-goal")  # the styles whose plans write a below point
 OFFSET_WORDS = tuple(sorted({word for style in OFFSET_STYLES.values() for word in style}))
 
 
@@ -59,11 +64,11 @@ def with_offsets(plan: str, style: str = "gripper", below: str = "") -> str:
 
         red cube<loc0700><loc0655> gripper<loc0412><loc0510> reach<loc0800><loc0657>
 
-    below: the step's `below<loc><loc>` point, needed by (and added for) the "below" style.
+    below: the step's `below<loc><loc>` point, needed by (and added for) the BELOW_STYLES.
     """
-    if style == "below":
+    if style in BELOW_STYLES:
         if not below.startswith("below<loc"):
-            raise ValueError("the 'below' offset style needs the step's below point (below_text)")
+            raise ValueError(f"the {style!r} offset style needs the step's below point (below_text)")
         plan = f"{plan} {below}"
     offsets = offsets_text(plan, style)
     return f"{plan} {offsets}" if offsets else plan

@@ -92,10 +92,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--plan-offsets",
-        choices=["gripper", "below"],
+        choices=["gripper", "below", "below-goal"],
         help="with --plans: the plan also writes offsets between its points, centred on <loc0512>: 'gripper' the "
         "object's from the gripper; 'below' adds the point below the tool at the object's height and the "
-        "object's offset from it (rt2_ros.data.plan_points.with_offsets); the goal's from the object in both",
+        "object's offset from it (rt2_ros.data.plan_points.with_offsets), the goal's from the object in both; "
+        "'below-goal' puts the below point at the goal's height while the object is carried and measures the "
+        "goal from it",
     )
     p.add_argument(
         "--gripper-state",

@@ -19,7 +19,7 @@ import torch
 from rt2_ros.actions import ActionTokenizer
 from rt2_ros.data.dataset import load_steps, read_episode_table, read_info
 from rt2_ros.data.mixture import ROBOT, MixtureSchedule
-from rt2_ros.data.plan_points import read_plans, with_offsets
+from rt2_ros.data.plan_points import BELOW_COLUMNS, read_plans, with_offsets
 from rt2_ros.gripper_state import episode_states
 from rt2_ros.vla.model import VLA
 from rt2_ros.vla.training import build_example, collate
@@ -71,8 +71,8 @@ def load_robot_steps(
             plan_column = read_plans(path, camera, episode_index, step_index)
             if plan_offsets:
                 belows = [""] * len(plan_column)
-                if plan_offsets == "below":
-                    belows = read_plans(path, camera, episode_index, step_index, "below")
+                if plan_offsets in BELOW_COLUMNS:
+                    belows = read_plans(path, camera, episode_index, step_index, BELOW_COLUMNS[plan_offsets])
                 plan_column = [with_offsets(p, plan_offsets, b) for p, b in zip(plan_column, belows, strict=True)]
             steps = steps.add_column("plan", plan_column)
         steps = steps.add_column("gripper_state", gripper_state_column(steps))

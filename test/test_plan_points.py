@@ -10,6 +10,7 @@ from rt2_ros.data.dataset import DatasetError, iter_episodes, read_info
 from rt2_ros.data.plan_points import below_text, main, plan_points, plan_text, plans_path, read_plans, with_offsets
 from rt2_ros.data.pointing import loc_text
 from rt2_ros.sim import TabletopSim
+from rt2_ros.sim.expert import run_expert
 
 
 @pytest.fixture(scope="module")
@@ -109,3 +110,46 @@ def test_random_start_episodes_begin_over_the_table_and_replay_into_plans(tmp_pa
         assert plan.endswith(f"gripper{start}")
         starts.add(start)
     assert home not in starts and len(starts) == 2
+
+
+def test_below_goal_offsets_reach_zero_when_the_carried_object_is_over_its_goal():
+    sim = TabletopSim("ur5e", cameras={"scene": (96, 96)})
+    offsets = []
+
+    def record(s):
+        plan = plan_text(s)
+        offsets.append(
+            (
+                plan_points(with_offsets(plan, "below", below_text(s))),
+                plan_points(with_offsets(plan, "below-goal", below_text(s, goal_height=True))),
+            )
+        )
+
+    episode = run_expert(sim, "place_on", 7, render=False, on_step=record)
+    assert episode.success
+    gripper = np.array([step.action[6] for step in episode.steps])
+    close = int(np.argmax(gripper > 0.5))
+    release = close + int(np.argmax(gripper[close:] < 0.5))  # its image shows the cube set down on its goal
+    for below, below_goal in offsets[: close + 1]:
+        assert np.array_equal(below["below"], below_goal["below"]), "before the grasp both styles agree"
+    below, below_goal = offsets[release]
+    assert np.abs(below_goal["move"] - 512).max() <= 4, "set down on its goal: no offset left to move"
+    assert np.abs(below["move"] - 512).max() > 30, "from the raised cube's point the goal still looks far"
+    carried = offsets[close + 5 : release - 5]
+    assert max(abs(b["drop"][0] - 512) for b, _ in carried) < 16, "'below' says nothing of the carrying height"
+    assert max(g["drop"][0] - 512 for _, g in carried) > 100, "'below-goal' says how high above the goal it is"
+
+
+def test_training_plans_of_the_below_goal_style_read_the_below_goal_column(dataset):
+    from rt2_ros.train_data import load_robot_steps
+
+    if not plans_path(dataset, "scene").exists():
+        assert main([str(dataset)]) == 0
+    steps = load_robot_steps([dataset], plans=True, plan_offsets="below-goal", val_every=0)
+    columns = ["episode_index", "step_index", "plan"]
+    rows = steps.train.select_columns(columns).to_list() + steps.val.select_columns(columns).to_list()
+    episodes, indices = [r["episode_index"] for r in rows], [r["step_index"] for r in rows]
+    wanted = read_plans(dataset, "scene", episodes, indices, "below_goal")
+    assert all(f" {below} " in row["plan"] for row, below in zip(rows, wanted, strict=True))
+    assert any(" move<loc" in row["plan"] for row in rows), "place_on_tile's plans measure the goal"
+    assert wanted != read_plans(dataset, "scene", episodes, indices, "below"), "carrying to the tile, they differ"

@@ -15,7 +15,8 @@ follow their word without a space: the tokenizer would spend a token on each spa
 Existing episode datasets get plans by replaying the expert without rendering (the sim is
 deterministic, and each episode stores its task, seed and DART noise); the replayed actions must
 equal the stored ones, so a plan never describes a different episode than the images show. The
-plans go beside the steps in `meta/plans-<camera>.parquet` (episode_index, step_index, plan, below).
+plans go beside the steps in `meta/plans-<camera>.parquet` (episode_index, step_index, plan, below,
+below_goal).
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ from rt2_ros.data.pointing import loc_text
 from rt2_ros.plan_grammar import OFFSET_WORDS, plan_points, with_offsets  # noqa: F401
 
 REPLAY_TOLERANCE = 1e-5  # stored actions are float32; a replay that differs by more is another episode
+HOLDING_DISTANCE = 0.04  # m: a closed gripper this near the object's centre is carrying it
+# The plans file's column of below points for each offset style that writes one.
+BELOW_COLUMNS = {"below": "below", "below-goal": "below_goal"}
 
 
 def plans_path(dataset: str | Path, camera: str) -> Path:
@@ -55,22 +59,44 @@ def plan_text(sim, camera: str = "scene") -> str:
     # be right on most frames (grasping, carrying) and the model learnt that instead of finding it.
     words = [f"{task.target}{_point(sim, sim.object_position(task.target), camera)}"]
     words.append(f"gripper{_point(sim, sim.tcp_pose()[0], camera)}")
-    if task.name in ("place_on", "move_near"):
-        words.append(f"to{_point(sim, sim.object_position(task.reference), camera)}")
-    elif task.name == "place_on_tile":
-        words.append(f"to{_point(sim, np.array([*task.layout.tiles[task.reference], 0.0]), camera)}")
+    goal = goal_position(sim)
+    if goal is not None:
+        words.append(f"to{_point(sim, goal, camera)}")
     return " ".join(words)
 
 
-def below_text(sim, camera: str = "scene") -> str:
+def goal_position(sim) -> np.ndarray | None:
+    """Where the task carries its object (the plan's `to` point): the reference object or tile; None if nowhere."""
+    task = sim.task
+    if task.name in ("place_on", "move_near"):
+        return sim.object_position(task.reference)
+    if task.name == "place_on_tile":
+        return np.array([*task.layout.tiles[task.reference], 0.0])
+    return None
+
+
+def holds_target(sim) -> bool:
+    """The gripper was last told to close and its tool is at the task's object: it is carrying it."""
+    tool = sim.tcp_pose()[0]
+    return sim.gripper_command > 0.5 and np.linalg.norm(tool - sim.object_position(sim.task.target)) < HOLDING_DISTANCE
+
+
+def below_text(sim, camera: str = "scene", goal_height: bool = False) -> str:
     """`below<loc><loc>`: where the tool would be if lowered straight down to the named object's height.
 
     Why: one camera sees the tool 6 cm above and 3 cm in front of an object at the same pixel as
     the object itself (session 8: a model fed the true plan closed the gripper there, in mid-air).
     Against this point the object's offset is zero only when the tool is truly over it.
+
+    goal_height: while the object is carried to a goal, lower to the goal's height instead. Why:
+    the carried object is at the tool, so "below at the object's height" is the tool's own point and
+    the plan says nothing of how high the tool is; session 12's traces show a model fed such true
+    plans lifting a grasped cube for ever instead of carrying it over its goal.
     """
     tool = sim.tcp_pose()[0]
-    return f"below{_point(sim, np.array([tool[0], tool[1], sim.object_position(sim.task.target)[2]]), camera)}"
+    goal = goal_position(sim) if goal_height else None
+    height = goal[2] if goal is not None and holds_target(sim) else sim.object_position(sim.task.target)[2]
+    return f"below{_point(sim, np.array([tool[0], tool[1], height]), camera)}"
 
 
 def _stored_actions(dataset: Path) -> dict[int, np.ndarray]:
@@ -97,7 +123,7 @@ def annotate(dataset: str | Path, camera: str = "scene", progress: bool = True) 
     height, width = info["image_shapes"][camera][:2]
     stored = _stored_actions(dataset)
     sims: dict[str, TabletopSim] = {}
-    rows: dict[str, list] = {"episode_index": [], "step_index": [], "plan": [], "below": []}
+    rows: dict[str, list] = {"episode_index": [], "step_index": [], "plan": [], "below": [], "below_goal": []}
     # In a log file (nohup), a bar redrawn every episode would bury everything else.
     interval = 0.1 if sys.stderr.isatty() else 30
     episodes = read_episode_table(dataset)
@@ -107,10 +133,12 @@ def annotate(dataset: str | Path, camera: str = "scene", progress: bool = True) 
             sims[robot] = TabletopSim(robot, cameras={camera: (height, width)})
         plans: list[str] = []
         belows: list[str] = []
+        goal_belows: list[str] = []
 
-        def record(sim, plans=plans, belows=belows) -> None:
+        def record(sim, plans=plans, belows=belows, goal_belows=goal_belows) -> None:
             plans.append(plan_text(sim, camera))
             belows.append(below_text(sim, camera))
+            goal_belows.append(below_text(sim, camera, goal_height=True))
 
         replayed = run_expert(
             sims[robot],
@@ -135,6 +163,7 @@ def annotate(dataset: str | Path, camera: str = "scene", progress: bool = True) 
         rows["step_index"] += list(range(len(plans)))
         rows["plan"] += plans
         rows["below"] += belows
+        rows["below_goal"] += goal_belows
     out = plans_path(dataset, camera)
     pq.write_table(pa.table(rows), out)
     return out

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from rt2_ros.actions import N_BINS, ActionTokenizer
+from rt2_ros.plan_grammar import BELOW_STYLES
 from rt2_ros.vla.vocab import STRATEGIES
 
 CONFIG_NAME = "rt2_config.json"
@@ -46,7 +47,7 @@ class VLAConfig:
     # Decoding settings of a plan-trained model, kept with it as generation_config.json keeps
     # transformers' (rt2_ros.vla.decoding.decode_with_plan). The object and goal points are written
     # within this many loc bins of the previous step's (0: each step's plan is free), so that the
-    # plan stays on one object; and "below"-style offsets are computed from the written points
+    # plan stays on one object; and below-style offsets are computed from the written points
     # rather than written by the model, so that the action reads the points actually written.
     plan_track_window: int = 0
     plan_offsets_by_code: bool = False
@@ -65,9 +66,10 @@ class VLAConfig:
             raise ValueError(f"prompt must contain {{instruction}}, got {self.prompt!r}")
         if self.plan_track_window < 0:
             raise ValueError(f"plan_track_window must be 0 (off) or a number of loc bins, got {self.plan_track_window}")
-        if self.plan_offsets_by_code and self.plan_offsets != "below":
+        if self.plan_offsets_by_code and self.plan_offsets not in BELOW_STYLES:
             raise ValueError(
-                f"plan_offsets_by_code needs a model trained with --plan-offsets below, not {self.plan_offsets!r}"
+                f"plan_offsets_by_code needs a model trained with --plan-offsets {' or '.join(BELOW_STYLES)}, "
+                f"not {self.plan_offsets!r}"
             )
         if "{question}" not in self.vqa_prompt:
             raise ValueError(f"vqa_prompt must contain {{question}}, got {self.vqa_prompt!r}")
