@@ -23,7 +23,9 @@ OFFSET_STYLES = {
     "below": {"reach": ("object", "below"), "drop": ("below", "gripper"), "move": ("goal", "object")},
     "below-goal": {"reach": ("object", "below"), "drop": ("below", "gripper"), "move": ("goal", "below")},
 }
-BELOW_STYLES = ("below", "below-goal")  # the styles whose plans write a below point
+# The styles whose plans write a below point, and the plans file's column it is read from (rt2 plans).
+BELOW_COLUMNS = {"below": "below", "below-goal": "below_goal"}
+BELOW_STYLES = tuple(BELOW_COLUMNS)
 OFFSET_WORDS = tuple(sorted({word for style in OFFSET_STYLES.values() for word in style}))
 
 

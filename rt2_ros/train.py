@@ -28,6 +28,7 @@ import torch
 
 from rt2_ros.autocast import bf16_autocast_pays
 from rt2_ros.data.mixture import MixtureSchedule
+from rt2_ros.plan_grammar import OFFSET_STYLES
 from rt2_ros.train_data import MixtureBatches, bounds_from_data, load_robot_steps, robot_example
 from rt2_ros.train_loss import next_token_loss, token_bins
 from rt2_ros.train_state import latest_checkpoint, load_checkpoint, save_checkpoint
@@ -92,7 +93,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--plan-offsets",
-        choices=["gripper", "below", "below-goal"],
+        choices=list(OFFSET_STYLES),
         help="with --plans: the plan also writes offsets between its points, centred on <loc0512>: 'gripper' the "
         "object's from the gripper; 'below' adds the point below the tool at the object's height and the "
         "object's offset from it (rt2_ros.data.plan_points.with_offsets), the goal's from the object in both; "

@@ -34,12 +34,10 @@ from rt2_ros.data.dataset import DatasetError, read_episode_table, read_info
 from rt2_ros.data.pointing import loc_text
 
 # Re-exported: the training data and the experiments read plans through this module.
-from rt2_ros.plan_grammar import OFFSET_WORDS, plan_points, with_offsets  # noqa: F401
+from rt2_ros.plan_grammar import BELOW_COLUMNS, OFFSET_WORDS, plan_points, with_offsets  # noqa: F401
 
 REPLAY_TOLERANCE = 1e-5  # stored actions are float32; a replay that differs by more is another episode
 HOLDING_DISTANCE = 0.04  # m: a closed gripper this near the object's centre is carrying it
-# The plans file's column of below points for each offset style that writes one.
-BELOW_COLUMNS = {"below": "below", "below-goal": "below_goal"}
 
 
 def plans_path(dataset: str | Path, camera: str) -> Path:

@@ -240,9 +240,11 @@ def run_expert(
     max_steps: record only the first max_steps steps and stop there, unfinished (no terminate step,
     success False, metadata["truncated"] = max_steps): many scenes' first frames at one step's cost each.
     """
-    instance = sim.reset(task, seed, arm_start=random_start(seed) if from_random_start else None)
     if not 0.0 <= missed_grasps <= 1.0:
         raise ValueError(f"missed_grasps is a fraction of episodes, 0..1; got {missed_grasps}")
+    if max_steps is not None and max_steps < 1:
+        raise ValueError(f"max_steps must be at least 1; got {max_steps}")
+    instance = sim.reset(task, seed, arm_start=random_start(seed) if from_random_start else None)
     missed = np.random.default_rng([seed, MISS_STREAM]).uniform() < missed_grasps
     waypoints = plan(sim, MissedGrasp.draw(seed) if missed else None)
     period = 1.0 / sim.control_rate_hz
@@ -250,8 +252,6 @@ def run_expert(
     steps: list[Step] = []
     not_targets: list[int] = []
     index, held, yaw, goal = 0, 0, 0.0, None
-    if max_steps is not None and max_steps < 1:
-        raise ValueError(f"max_steps must be at least 1; got {max_steps}")
     limit = MAX_STEPS - 1 if max_steps is None else min(max_steps, MAX_STEPS - 1)
     while index < len(waypoints) and len(steps) < limit:
         waypoint = waypoints[index]
