@@ -27,6 +27,9 @@ OFFSET_STYLES = {
 BELOW_COLUMNS = {"below": "below", "below-goal": "below_goal"}
 BELOW_STYLES = tuple(BELOW_COLUMNS)
 OFFSET_WORDS = tuple(sorted({word for style in OFFSET_STYLES.values() for word in style}))
+# The pointing question whose answer anchors a plan's object point (VLAConfig.plan_locate); the
+# first of the sim's pointing phrasings (rt2_ros.data.pointing), so the model was trained on it.
+LOCATE_QUESTION = "point to the {name}."
 
 
 def point_key(index: int, label: str) -> str:

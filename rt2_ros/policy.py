@@ -7,6 +7,7 @@ into a continuous action, and returns timing as data with every answer.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,8 @@ import torch
 
 from rt2_ros.gripper_state import GripperState
 from rt2_ros.images import InvalidImageError, to_pil
-from rt2_ros.plan_grammar import plan_points
-from rt2_ros.vla.decoding import DECODINGS, answer_text, decode_action, decode_with_plan
+from rt2_ros.plan_grammar import LOCATE_QUESTION, plan_points
+from rt2_ros.vla.decoding import DECODINGS, answer_text, decode_action, decode_with_plan, point_answer
 from rt2_ros.vla.model import VLA
 
 __all__ = ["Action", "InvalidImageError", "Policy"]
@@ -112,7 +113,12 @@ class Policy:
         preprocessed = time.perf_counter()
         if self.chain_of_thought:
             decoded = decode_with_plan(
-                self.vla, inputs, temperature=self.temperature, generator=self.generator, previous=self.last_plan_points
+                self.vla,
+                inputs,
+                temperature=self.temperature,
+                generator=self.generator,
+                previous=self.last_plan_points,
+                locate=self._locator(image),
             )
             self.last_plan_points = plan_points(decoded.plan)
         else:
@@ -136,6 +142,18 @@ class Policy:
                 "total": 1e3 * (done - start),
             },
         )
+
+    def _locator(self, image: Any) -> Callable[[str], np.ndarray | None] | None:
+        """For plan_locate: name -> where this model points to it in `image` (loc bins); None when not asked."""
+        mode = self.vla.config.plan_locate
+        if mode == "every" or (mode == "first" and not self.last_plan_points):
+            return lambda name: self.point(image, name)
+        return None
+
+    def point(self, image: Any, name: str) -> np.ndarray | None:
+        """Where the model points to `name` in `image`: (row, column) loc bins, None for a model without them."""
+        question = LOCATE_QUESTION.format(name=name)
+        return point_answer(self.vla, self.vla.encode_prompt(to_pil(image), self.vla.vqa_prompt(question)))
 
     def answer(self, image: Any, question: str) -> str:
         """VQA: a free-text answer from the same model."""

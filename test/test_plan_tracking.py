@@ -14,7 +14,7 @@ import torch
 from tiny_fit import fit_and_save
 
 from rt2_ros.gripper_state import GripperState
-from rt2_ros.plan_grammar import plan_points
+from rt2_ros.plan_grammar import LOCATE_QUESTION, plan_points
 from rt2_ros.policy import Policy
 from rt2_ros.vla import VLA
 from rt2_ros.vla.config import VLAConfig
@@ -29,6 +29,7 @@ WRITTEN_PLAN = (
     "cube<loc0700><loc0300> gripper<loc0400><loc0500> below<loc0600><loc0500> "
     "reach<loc0100><loc0100> drop<loc0900><loc0900>"
 )
+POINTED = "<loc0500><loc0300>"
 ACTION = "0 176 128 128 128 128 128 255"
 IMAGE = np.random.default_rng(5).integers(0, 256, size=(64, 64, 3), dtype=np.uint8)
 
@@ -48,6 +49,9 @@ def planner_dir(tiny_model_dir, tmp_path_factory):
         plan = WRITTEN_PLAN if index < 4 else WRITTEN_PLAN.replace("<loc0700>", "<loc0500>")
         target = f"{vla.config.plan_prefix} {plan} {vla.config.action_marker} {ACTION}"
         examples.append(build_example(vla, image, vla.action_prompt(INSTRUCTION), target))
+    # Asked where the cube is, it points elsewhere than its plan does: (500, 300).
+    question = vla.vqa_prompt(LOCATE_QUESTION.format(name="cube"))
+    examples.append(build_example(vla, IMAGE, question, POINTED))
     return fit_and_save(vla, examples, tmp_path_factory.mktemp("models") / "planner")
 
 
@@ -83,6 +87,26 @@ def test_a_tracked_object_point_stays_near_the_last_steps(planner_dir, tmp_path)
     assert policy.act(IMAGE, INSTRUCTION).plan == WRITTEN_PLAN  # a new episode starts free again
 
 
+def test_a_located_object_point_is_where_the_model_points_to_the_object_it_names(planner_dir, tmp_path):
+    policy = policy_with(planner_dir, tmp_path, plan_locate="first")
+    assert policy.point(IMAGE, "cube").tolist() == [500, 300]  # asked directly
+    first = policy.act(IMAGE, INSTRUCTION)
+    # The plan names the cube; its point is the pointing answer, the rest of the plan as taught.
+    assert first.plan == WRITTEN_PLAN.replace("cube<loc0700><loc0300>", f"cube{POINTED}")
+    assert policy.act(IMAGE, INSTRUCTION).plan == WRITTEN_PLAN  # "first": later steps are the plan's own
+    policy.reset()
+    assert policy.act(IMAGE, INSTRUCTION).plan == first.plan  # a new episode asks again
+
+
+def test_a_locate_window_lets_the_plan_choose_near_the_pointed_object(planner_dir, tmp_path):
+    policy = policy_with(planner_dir, tmp_path, plan_locate="every", plan_locate_window=30)
+    for _ in range(2):  # "every": each step's plan is anchored, not only the first
+        points = plan_points(policy.act(IMAGE, INSTRUCTION).plan)
+        assert 470 <= points["object"][0] <= 530  # taught 700: held within 30 bins of the pointed 500
+        assert points["object"][1] == 300  # taught 300 is the pointed column too
+        assert points["gripper"].tolist() == [400, 500]
+
+
 def test_offsets_by_code_follow_the_written_points(planner_dir, tmp_path):
     policy = policy_with(planner_dir, tmp_path, plan_offsets_by_code=True)
     action = policy.act(IMAGE, INSTRUCTION)
@@ -100,6 +124,9 @@ def test_decoding_settings_are_checked_when_a_model_loads(planner_dir, tmp_path)
         VLAConfig.from_dict(config.to_dict())
     config.plan_offsets, config.plan_offsets_by_code, config.plan_track_window = "below", False, -1
     with pytest.raises(ValueError, match="plan_track_window must be 0"):
+        VLAConfig.from_dict(config.to_dict())
+    config.plan_track_window, config.plan_locate = 0, "sometimes"
+    with pytest.raises(ValueError, match="plan_locate must be one of"):
         VLAConfig.from_dict(config.to_dict())
 
 

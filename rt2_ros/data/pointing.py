@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from rt2_ros.plan_grammar import LOC_BINS
+from rt2_ros.plan_grammar import LOC_BINS, LOCATE_QUESTION
 from rt2_ros.sim.layout import WORKSPACE_X, WORKSPACE_Y
 
-PHRASES = ("point to the {name}.", "where is the {name} in the image?", "locate the {name}.")
+PHRASES = (LOCATE_QUESTION, "where is the {name} in the image?", "locate the {name}.")
 ARM_HEIGHT = (0.03, 0.28)  # m above the table: from grasping height to well above the objects
 
 

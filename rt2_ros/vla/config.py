@@ -20,6 +20,7 @@ from rt2_ros.vla.vocab import STRATEGIES
 CONFIG_NAME = "rt2_config.json"
 FORMAT = "rt2_ros.vla/1"
 RT2_PROMPT = "What action should the robot take to {instruction}?"
+PLAN_LOCATE = ("", "first", "every")
 
 
 @dataclass
@@ -51,6 +52,12 @@ class VLAConfig:
     # rather than written by the model, so that the action reads the points actually written.
     plan_track_window: int = 0
     plan_offsets_by_code: bool = False
+    # Where the plan's object point comes from (rt2_ros.vla.decoding._PointTracker): "" the plan
+    # alone; "first" / "every" the model's answer to "point to the <object the plan names>." at an
+    # episode's first step / at every step, the plan's own choice kept within plan_locate_window
+    # loc bins of it.
+    plan_locate: str = ""
+    plan_locate_window: int = 0
     max_answer_tokens: int = 32
     # Parallel decoding (OpenVLA-OFT style) is only meaningful for a model trained with
     # rt2_ros.vla.training.build_example(..., parallel=True); the trainer sets this to True.
@@ -66,6 +73,11 @@ class VLAConfig:
             raise ValueError(f"prompt must contain {{instruction}}, got {self.prompt!r}")
         if self.plan_track_window < 0:
             raise ValueError(f"plan_track_window must be 0 (off) or a number of loc bins, got {self.plan_track_window}")
+        if self.plan_locate not in PLAN_LOCATE:
+            raise ValueError(f"plan_locate must be one of {PLAN_LOCATE}, got {self.plan_locate!r}")
+        if self.plan_locate_window < 0:
+            window = self.plan_locate_window
+            raise ValueError(f"plan_locate_window must be 0 (exactly) or a number of loc bins, got {window}")
         if self.plan_offsets_by_code and self.plan_offsets not in BELOW_STYLES:
             raise ValueError(
                 f"plan_offsets_by_code needs a model trained with --plan-offsets {' or '.join(BELOW_STYLES)}, "

@@ -147,11 +147,14 @@ def decode_with_plan(
     temperature: float = 0.0,
     generator: torch.Generator | None = None,
     previous: dict[str, np.ndarray] | None = None,
+    locate: Callable[[str], np.ndarray | None] | None = None,
 ) -> Decoded:
     """Chain of thought: `Plan:` is given, the plan is free text up to `Action:`, then 8 constrained action tokens.
 
     previous: the last step's plan points (plan_grammar.plan_points); with the model's
     plan_track_window set, its object and goal points are written near them (_PointTracker).
+    locate(name): the same model's answer to "point to the <name>." as (row, column) loc bins; when
+    given, the object's point is written within plan_locate_window of it (_PointTracker).
     With plan_offsets_by_code, the plan stops after its `below` point and the offsets are computed.
     """
     config = vla.config
@@ -161,7 +164,8 @@ def decode_with_plan(
     def stop(text: str) -> bool:
         return config.action_marker in text or bool(config.plan_offsets_by_code and _ENDS_WITH_BELOW.search(text))
 
-    tracker = _PointTracker(vla, previous) if config.plan_track_window and previous else None
+    tracking = bool(config.plan_track_window and previous)
+    tracker = _PointTracker(vla, previous if tracking else {}, locate) if tracking or locate else None
     text = _free_text(vla, stream, config.max_plan_tokens, stop=stop, refine=tracker)
     plan = text.split(config.action_marker)[0].strip()
     if config.plan_offsets_by_code and config.action_marker not in text and _ENDS_WITH_BELOW.search(plan):
@@ -194,28 +198,53 @@ _SEGMENT = re.compile(r"<loc(\d{4})>|[^<]+")
 
 
 class _PointTracker:
-    """plan_track_window: a location token of the object or goal point is chosen among those within
-    the window of the same coordinate at the previous step.
+    """A location token of the object or goal point is chosen among those within a window of an anchor.
 
-    Why: a plan remade from scratch at every step put its object point on the named object at some
-    steps and on another at the next (session 8), and the arm wandered between them. Nothing in
-    transformers constrains a token by what an earlier call decoded, hence this hook.
+    plan_track_window: the anchor is the same coordinate at the previous step. Why: a plan remade
+    from scratch at every step put its object point on the named object at some steps and on
+    another at the next (session 8), and the arm wandered between them.
+
+    locate (plan_locate): the object's anchor is instead where the model's own pointing answer puts
+    the object the plan has just named, within plan_locate_window. Why: the same weights point at a
+    named object far better as a question than inside a plan (session 12: 2.7 px median against
+    7.5 px on unseen first frames), and a first point a few pixels off was then held there by the
+    tracking window while the arm closed beside the object.
+
+    Nothing in transformers constrains a token by what an earlier call decoded, hence this hook.
     """
 
-    def __init__(self, vla: VLA, previous: dict[str, np.ndarray]) -> None:
-        self.loc_ids, self.previous, self.window = vla.loc_ids, previous, vla.config.plan_track_window
+    def __init__(
+        self, vla: VLA, previous: dict[str, np.ndarray], locate: Callable[[str], np.ndarray | None] | None = None
+    ) -> None:
+        self.loc_ids, self.previous = vla.loc_ids, previous
+        self.track_window, self.locate_window = vla.config.plan_track_window, vla.config.plan_locate_window
+        self.locate = locate
+        self.located: dict[str, np.ndarray | None] = {}  # object name -> its point, asked once per plan
         self.is_loc = set(vla.loc_ids.tolist()) if vla.loc_ids is not None else set()
 
     def __call__(self, text: str, token: int, logits: torch.Tensor) -> int:
-        anchor = _anchor(text, self.previous) if token in self.is_loc else None
+        if token not in self.is_loc:
+            return token
+        where = _writing(text)
+        if where is None:
+            return token
+        key, label, coordinate = where
+        anchor, window = None, self.track_window
+        if key == "object" and self.locate is not None:
+            if label not in self.located:
+                self.located[label] = self.locate(label)
+            if self.located[label] is not None:
+                anchor, window = int(self.located[label][coordinate]), self.locate_window
+        if anchor is None and key in TRACKED_POINTS and key in self.previous and self.track_window:
+            anchor = int(self.previous[key][coordinate])
         if anchor is None:
             return token
-        low, high = max(0, anchor - self.window), min(len(self.loc_ids), anchor + self.window + 1)
+        low, high = max(0, anchor - window), min(len(self.loc_ids), anchor + window + 1)
         return int(self.loc_ids[low + int(torch.argmax(logits[self.loc_ids[low:high]]))])
 
 
-def _anchor(text: str, previous: dict[str, np.ndarray]) -> int | None:
-    """The previous step's value of the coordinate the next location token writes, if its point is tracked.
+def _writing(text: str) -> tuple[str, str, int] | None:
+    """(point key, its label, 0 for row or 1 for column) of the location token that follows `text`, if any.
 
     Read from the words and location tokens written so far, not from a count, so a malformed plan
     (a word after a lone row) never lends one point's anchor to another.
@@ -228,8 +257,23 @@ def _anchor(text: str, previous: dict[str, np.ndarray]) -> int | None:
             labels, label, since = labels + 1, segment.group(0).strip(), 0
     if labels == 0 or since > 1:  # no word yet, or a third location token in a row: no point of the plan
         return None
-    key = point_key(labels - 1, label)
-    return int(previous[key][since]) if key in TRACKED_POINTS and key in previous else None
+    return point_key(labels - 1, label), label, since
+
+
+@torch.inference_mode()
+def point_answer(vla: VLA, inputs: dict[str, torch.Tensor]) -> np.ndarray | None:
+    """A pointing question's answer as (row, column) loc bins: two tokens chosen among the location tokens only.
+
+    None for a model without location tokens. Constrained like the action tokens, so the answer is
+    always a point, even from a model that would have written something else first.
+    """
+    if vla.loc_ids is None:
+        return None
+    stream = KVStream(vla.model, inputs)
+    row = int(torch.argmax(stream.logits[vla.loc_ids]))
+    stream.feed([int(vla.loc_ids[row])])
+    column = int(torch.argmax(stream.logits[vla.loc_ids]))
+    return np.array([row, column])
 
 
 @torch.inference_mode()
