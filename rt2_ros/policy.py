@@ -105,6 +105,8 @@ class Policy:
         self.gripper_state = GripperState()
         # The last plan's points: a model with plan_track_window writes its next plan near them.
         self.last_plan_points: dict[str, np.ndarray] = {}
+        # plan_locate "first": the object's point at the first step, tracked from until the gripper first closes.
+        self.object_anchor: np.ndarray | None = None
 
     def act(self, image: Any, instruction: str) -> Action:
         start = time.perf_counter()
@@ -120,7 +122,6 @@ class Policy:
                 previous=self.last_plan_points,
                 locate=self._locator(image),
             )
-            self.last_plan_points = plan_points(decoded.plan)
         else:
             decoded = decode_action(
                 self.vla, inputs, decoding=self.decoding, temperature=self.temperature, generator=self.generator
@@ -128,6 +129,8 @@ class Policy:
         modelled = time.perf_counter()
         values, terminate = self.vla.actions.decode(decoded.bins)
         self.gripper_state = self.gripper_state.after(float(values[6]))
+        if self.chain_of_thought:
+            self._remember_plan(plan_points(decoded.plan))
         done = time.perf_counter()
         return Action(
             terminate=terminate,
@@ -142,6 +145,20 @@ class Policy:
                 "total": 1e3 * (done - start),
             },
         )
+
+    def _remember_plan(self, points: dict[str, np.ndarray]) -> None:
+        """The points the next plan is tracked from: this plan's, but with plan_locate "first" the object
+        stays where it was located until the gripper first closes. Why: nothing moves an object before the
+        gripper touches it, and a window that slid with each plan drifted 7 px in 12 steps towards where
+        the plan alone would have put the point (session 13, experiments/plan_trace.py)."""
+        if self.vla.config.plan_locate == "first" and "object" in points:
+            if not self.last_plan_points:
+                self.object_anchor = points["object"]
+            if self.object_anchor is not None and not self.gripper_state.closed:
+                points = {**points, "object": self.object_anchor}
+            else:
+                self.object_anchor = None  # held or pushed from here on: it moves with the gripper
+        self.last_plan_points = points
 
     def _locator(self, image: Any) -> Callable[[str], np.ndarray | None] | None:
         """For plan_locate: name -> where this model points to it in `image` (loc bins); None when not asked."""

@@ -31,6 +31,8 @@ WRITTEN_PLAN = (
 )
 POINTED = "<loc0500><loc0300>"
 ACTION = "0 176 128 128 128 128 128 255"
+HOVER_INSTRUCTION = "hover over the cube"
+HOVER_ACTION = "0 176 128 128 128 128 128 0"
 IMAGE = np.random.default_rng(5).integers(0, 256, size=(64, 64, 3), dtype=np.uint8)
 
 
@@ -49,6 +51,9 @@ def planner_dir(tiny_model_dir, tmp_path_factory):
         plan = WRITTEN_PLAN if index < 4 else WRITTEN_PLAN.replace("<loc0700>", "<loc0500>")
         target = f"{vla.config.plan_prefix} {plan} {vla.config.action_marker} {ACTION}"
         examples.append(build_example(vla, image, vla.action_prompt(INSTRUCTION), target))
+    # Told only to hover, it writes the same plan and keeps the gripper open.
+    target = f"{vla.config.plan_prefix} {WRITTEN_PLAN} {vla.config.action_marker} {HOVER_ACTION}"
+    examples.append(build_example(vla, IMAGE, vla.action_prompt(HOVER_INSTRUCTION), target))
     # Asked where the cube is, it points elsewhere than its plan does: (500, 300).
     question = vla.vqa_prompt(LOCATE_QUESTION.format(name="cube"))
     examples.append(build_example(vla, IMAGE, question, POINTED))
@@ -96,6 +101,26 @@ def test_a_located_object_point_is_where_the_model_points_to_the_object_it_names
     assert policy.act(IMAGE, INSTRUCTION).plan == WRITTEN_PLAN  # "first": later steps are the plan's own
     policy.reset()
     assert policy.act(IMAGE, INSTRUCTION).plan == first.plan  # a new episode asks again
+
+
+def test_a_located_object_stays_the_anchor_until_the_gripper_closes(planner_dir, tmp_path):
+    policy = policy_with(planner_dir, tmp_path, plan_locate="first", plan_track_window=40)
+    first = policy.act(IMAGE, HOVER_INSTRUCTION)
+    assert plan_points(first.plan)["object"].tolist() == [500, 300] and first.gripper < 0.5
+    policy.vla.config.plan_track_window = 0  # one free step: the plan writes the taught 700 again
+    free = policy.act(IMAGE, HOVER_INSTRUCTION)
+    assert plan_points(free.plan)["object"].tolist() == [700, 300] and free.gripper < 0.5
+    # ...but the next step is still tracked from where the object was located: nothing has moved it yet.
+    assert policy.last_plan_points["object"].tolist() == [500, 300]
+    policy.vla.config.plan_track_window = 40
+    assert 460 <= plan_points(policy.act(IMAGE, HOVER_INSTRUCTION).plan)["object"][0] <= 540
+    closing = policy.act(IMAGE, INSTRUCTION)
+    assert closing.gripper > 0.5
+    # Once the gripper has closed the object moves with it: the next plan is tracked from this one's point.
+    assert policy.last_plan_points["object"].tolist() == plan_points(closing.plan)["object"].tolist()
+    policy.vla.config.plan_track_window = 0
+    free = policy.act(IMAGE, HOVER_INSTRUCTION)
+    assert policy.last_plan_points["object"].tolist() == plan_points(free.plan)["object"].tolist() == [700, 300]
 
 
 def test_a_locate_window_lets_the_plan_choose_near_the_pointed_object(planner_dir, tmp_path):
