@@ -21,7 +21,7 @@ class SupervisorConfig:
     control_period_s: float = 0.1  # one model action per period
     image_timeout_s: float = 0.5  # no new frame for this long -> zero twist (stale-image watchdog)
     instruction_timeout_s: float = 120.0  # an episode longer than this is stopped
-    command_max_age_s: float = 0.5  # an action older than this (model stalled) is not re-published
+    command_max_age_s: float = 0.1  # an action's twist is published this long (one period: its delta, once)
     action_scale: tuple[float, ...] = (1.0,) * 6  # per-dimension factor on the decoded deltas
     limits: SafetyLimits = field(default_factory=SafetyLimits)
 
@@ -116,7 +116,7 @@ class Supervisor:
     def command(self, now: float, ee_position: np.ndarray | None) -> Command:
         """The twist to publish at this servo tick: zero unless running on fresh images and a recent action."""
         self._check_instruction_timeout(now)
-        fresh_action = self._action_time is not None and now - self._action_time <= self.config.command_max_age_s
+        fresh_action = self._action_time is not None and now - self._action_time < self.config.command_max_age_s
         if self.state != RUNNING or not self.frame_is_fresh(now) or not fresh_action:
             return Command(ZERO, ZERO, self._gripper)
         linear, angular = limit_twist(

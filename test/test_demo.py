@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -35,5 +36,8 @@ def test_demo_drives_the_sim_prints_steps_and_writes_a_gif(taught_model_dir, tmp
     assert "instruction: 'move forward'" in done.stdout
     assert "tokens 0 176 128 128 128 128 128 255" in done.stdout
     assert "timeout after" in done.stdout and "Hz achieved" in done.stdout
+    # How far the tool moved against the actions' deltas (here less: 1.9 cm a step exceeds the speed limit).
+    moved = re.search(r"the tool moved ([0-9.]+) cm for the actions' ([0-9.]+) cm", done.stdout)
+    assert moved and 0 < float(moved.group(1)) < float(moved.group(2)), done.stdout[-2000:]
     frames = iio.imread(gif)
     assert frames.ndim == 4 and frames.shape[0] >= 2 and frames.shape[-1] == 3

@@ -77,6 +77,23 @@ def test_a_stalled_model_is_not_repeated_forever():
     assert not moving(supervisor.command(0.55, None))
 
 
+def test_each_action_moves_its_delta_once_however_slow_the_model():
+    # Default config: actions arrive every 0.25 s (a model at 4 Hz against a 10 Hz control rate) and
+    # the servo integrates the twist at 100 Hz. The arm must move 1 cm per action, as the sim's
+    # evaluation steps it, not 2.5 cm by repeating each action until the next one.
+    supervisor = Supervisor(SupervisorConfig(image_timeout_s=1.0))
+    supervisor.on_frame(0.0)
+    supervisor.on_instruction("go", 0.0)
+    travelled = 0.0
+    for tick in range(100):  # 1 s
+        now = tick / 100
+        if tick % 25 == 0:
+            supervisor.on_frame(now)
+            supervisor.on_action(np.array([0.01, 0, 0, 0, 0, 0]), 0.0, False, now)
+        travelled += supervisor.command(now, None).linear[0] / 100
+    assert travelled == pytest.approx(4 * 0.01, rel=0.15)  # within a servo tick per action (float times)
+
+
 def test_stop_halts_at_once_and_start_resumes_as_a_new_episode():
     supervisor = running()
     supervisor.on_action(FORWARD, 1.0, False, 0.0)

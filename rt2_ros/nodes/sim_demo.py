@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import rclpy
+from geometry_msgs.msg import PoseStamped
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, qos_profile_sensor_data
 from sensor_msgs.msg import Image
@@ -76,6 +77,23 @@ class DemoWatcher(Node):
         self.create_subscription(PolicyStatus, "/rt2_node/status", lambda m: setattr(self, "state", m.state), 10)
         self.create_subscription(Image, "/rt2_node/debug_image", self._on_debug_image, qos_profile_sensor_data)
         self.instruction_pub = self.create_publisher(String, "/instruction", 10)
+        # How far the tool really moved against how far the actions asked it to: equal when each
+        # action moved the arm by its delta once, as `rt2 eval` steps the sim.
+        self.create_subscription(PoseStamped, "/ee_pose", self._on_pose, 10)
+        self.tool_path_m = 0.0
+        self._last_tool: np.ndarray | None = None
+        self.counting = False  # from the instruction on
+
+    def _on_pose(self, msg: PoseStamped) -> None:
+        p = msg.pose.position
+        tool = np.array([p.x, p.y, p.z])
+        if self.counting and self._last_tool is not None:
+            self.tool_path_m += float(np.linalg.norm(tool - self._last_tool))
+        self._last_tool = tool
+
+    def asked_path_m(self) -> float:
+        """The summed length of the actions' translation deltas."""
+        return sum(float(np.linalg.norm(np.asarray(a.action[:3]))) for a in self.actions if not a.terminate)
 
     def _on_success(self, msg: Bool) -> None:
         self.success = self.success or msg.data
@@ -128,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         _spin_until(watcher, children, lambda: watcher.task is not None and _listening(watcher), 180, "start-up")
         instruction = args.instruction or watcher.task["instruction"]
         print(f"[demo] instruction: {instruction!r}", flush=True)
+        watcher.counting = True
         watcher.instruction_pub.publish(String(data=instruction))
         started = time.monotonic()
         _spin_until(watcher, children, lambda: watcher.success or watcher.state == "terminated", args.timeout, "")
@@ -135,6 +154,12 @@ def main(argv: list[str] | None = None) -> int:
         elapsed = time.monotonic() - started
         rate = len(watcher.actions) / elapsed if elapsed > 0 else 0.0
         print(f"[demo] {outcome} after {len(watcher.actions)} steps in {elapsed:.1f} s ({rate:.1f} Hz achieved)")
+        asked = watcher.asked_path_m()
+        ratio = watcher.tool_path_m / asked if asked > 0 else float("nan")
+        print(
+            f"[demo] the tool moved {100 * watcher.tool_path_m:.1f} cm for the actions' {100 * asked:.1f} cm "
+            f"(x{ratio:.2f}; 1.00 = each action moves its delta once, as rt2 eval steps the sim)"
+        )
     except RuntimeError as error:
         print(f"[demo] {error}", file=sys.stderr)
         outcome = "error"
