@@ -16,17 +16,16 @@ tool came to the object (horizontally), and --trace prints every step beside the
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
 import torch
+from seen_episodes import seen_arguments, seen_episodes
 
 from rt2_ros.data.plan_points import below_text, plan_text, with_offsets
-from rt2_ros.data.splits import CATEGORY_TASKS, eval_seeds
-from rt2_ros.eval.rollout import RolloutOptions, run_episode
+from rt2_ros.eval.rollout import run_episode
 from rt2_ros.images import to_pil
 from rt2_ros.policy import Action, Policy
 from rt2_ros.sim import TabletopSim
@@ -76,37 +75,29 @@ class OraclePlanAgent:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("--model", required=True)
-    parser.add_argument("--episodes", type=int, default=2, help="per seen task")
-    parser.add_argument("--max-steps", type=int, default=150)
-    parser.add_argument("--camera", default="scene")
-    parser.add_argument("--size", type=int, default=96)
+    parser = seen_arguments(__doc__)
     parser.add_argument("--gif", help="write the first episode of each task here (a folder)")
     parser.add_argument("--trace", action="store_true", help="print each step's action and the tool's true offset")
-    parser.add_argument("--tasks", nargs="+", default=list(CATEGORY_TASKS["seen"]), choices=CATEGORY_TASKS["seen"])
     args = parser.parse_args()
     torch.set_num_threads(1)
     agent = OraclePlanAgent(Policy.from_pretrained(args.model), args.camera, args.trace)
-    sim = TabletopSim("ur5e", cameras={args.camera: (args.size, args.size)})
-    options = RolloutOptions(camera=args.camera, max_steps=args.max_steps)
+    sim, options, episodes = seen_episodes(args)
     wins = 0
     total = 0
     closest = []
-    for task in args.tasks:
-        for k, seed in enumerate(eval_seeds("seen", task, args.episodes, sim)):
-            result = run_episode(sim, agent, task, seed, options, record=bool(args.gif) and k == 0)
-            wins += result.success
-            total += 1
-            outcome = "success" if result.success else "fail"
-            closest.append(agent.closest)
-            print(
-                f"{task:15s} seed {seed}: {outcome} ({result.end}, {result.steps} steps, "
-                f"tool came within {100 * agent.closest:.1f} cm of the object)"
-            )
-            if result.frames:
-                Path(args.gif).mkdir(parents=True, exist_ok=True)
-                iio.imwrite(Path(args.gif) / f"{task}_{seed}.gif", np.stack(result.frames), duration=100, loop=0)
+    for task, k, seed in episodes:
+        result = run_episode(sim, agent, task, seed, options, record=bool(args.gif) and k == 0)
+        wins += result.success
+        total += 1
+        outcome = "success" if result.success else "fail"
+        closest.append(agent.closest)
+        print(
+            f"{task:15s} seed {seed}: {outcome} ({result.end}, {result.steps} steps, "
+            f"tool came within {100 * agent.closest:.1f} cm of the object)"
+        )
+        if result.frames:
+            Path(args.gif).mkdir(parents=True, exist_ok=True)
+            iio.imwrite(Path(args.gif) / f"{task}_{seed}.gif", np.stack(result.frames), duration=100, loop=0)
     print(
         f"true plans: {wins}/{total} seen episodes succeed; closest tool-object distance median "
         f"{100 * np.median(closest):.1f} cm"

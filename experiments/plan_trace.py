@@ -12,14 +12,12 @@ Per step: the error of each point in image pixels, the gripper command and the t
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 import torch
+from seen_episodes import seen_arguments, seen_episodes
 
 from rt2_ros.data.plan_points import below_text, plan_text
-from rt2_ros.data.splits import CATEGORY_TASKS, eval_seeds
-from rt2_ros.eval.rollout import RolloutOptions, run_episode
+from rt2_ros.eval.rollout import run_episode
 from rt2_ros.plan_grammar import LOC_BINS, plan_points
 from rt2_ros.policy import Action, Policy
 from rt2_ros.sim import TabletopSim
@@ -60,32 +58,24 @@ class TracingAgent:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("--model", required=True)
-    parser.add_argument("--episodes", type=int, default=2, help="per task")
-    parser.add_argument("--max-steps", type=int, default=150)
-    parser.add_argument("--camera", default="scene")
-    parser.add_argument("--size", type=int, default=96)
+    parser = seen_arguments(__doc__)
     parser.add_argument("--every", type=int, default=10, help="print every N-th step")
-    parser.add_argument("--tasks", nargs="+", default=list(CATEGORY_TASKS["seen"]), choices=CATEGORY_TASKS["seen"])
     args = parser.parse_args()
     torch.set_num_threads(1)
     agent = TracingAgent(Policy.from_pretrained(args.model), args.camera, args.size)
-    sim = TabletopSim("ur5e", cameras={args.camera: (args.size, args.size)})
-    options = RolloutOptions(camera=args.camera, max_steps=args.max_steps)
-    for task in args.tasks:
-        for seed in eval_seeds("seen", task, args.episodes, sim):
-            result = run_episode(sim, agent, task, seed, options)
-            print(f"{task} seed {seed}: {result.end} after {result.steps} steps ({result.instruction!r})")
-            for step, row in enumerate(agent.errors):
-                if step % args.every == 0 or step == len(agent.errors) - 1:
-                    points = " ".join(f"{key} {row[key]:4.1f}" for key in POINTS if key in row)
-                    print(
-                        f"  step {step:3d}: px error {points} | gripper {row['gripper_command']:.2f}, "
-                        f"tool-object {row['tool_object_cm']:.1f} cm"
-                    )
-            medians = {key: np.nanmedian([r[key] for r in agent.errors]) for key in POINTS if key in agent.errors[0]}
-            print("  median px error: " + ", ".join(f"{key} {value:.1f}" for key, value in medians.items()))
+    sim, options, episodes = seen_episodes(args)
+    for task, _, seed in episodes:
+        result = run_episode(sim, agent, task, seed, options)
+        print(f"{task} seed {seed}: {result.end} after {result.steps} steps ({result.instruction!r})")
+        for step, row in enumerate(agent.errors):
+            if step % args.every == 0 or step == len(agent.errors) - 1:
+                points = " ".join(f"{key} {row[key]:4.1f}" for key in POINTS if key in row)
+                print(
+                    f"  step {step:3d}: px error {points} | gripper {row['gripper_command']:.2f}, "
+                    f"tool-object {row['tool_object_cm']:.1f} cm"
+                )
+        medians = {key: np.nanmedian([r[key] for r in agent.errors]) for key in POINTS if key in agent.errors[0]}
+        print("  median px error: " + ", ".join(f"{key} {value:.1f}" for key, value in medians.items()))
 
 
 if __name__ == "__main__":
