@@ -16,6 +16,7 @@ tool came to the object (horizontally), and --trace prints every step beside the
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from seen_episodes import seen_arguments, seen_episodes
 from rt2_ros.data.plan_points import below_text, plan_text, with_offsets
 from rt2_ros.eval.rollout import run_episode
 from rt2_ros.images import to_pil
+from rt2_ros.plan_grammar import LOC_BINS, plan_points
 from rt2_ros.policy import Action, Policy
 from rt2_ros.sim import TabletopSim
 from rt2_ros.vla.decoding import decode_action_after_plan
@@ -35,14 +37,17 @@ from rt2_ros.vla.decoding import decode_action_after_plan
 class OraclePlanAgent:
     """The model's actions after the sim's true plan."""
 
-    def __init__(self, policy: Policy, camera: str, trace: bool = False) -> None:
+    def __init__(self, policy: Policy, camera: str, trace: bool = False, object_from_model: bool = False) -> None:
         self.policy, self.camera, self.sim, self.trace = policy, camera, None, trace
-        self.name = f"{policy.name} + true plan"
+        self.object_from_model = object_from_model
+        self.object_errors: list[float] = []  # px, one per episode: the located point against the true one
+        self.name = f"{policy.name} + true plan" + (" but the object's point" if object_from_model else "")
 
     def reset(self, sim: TabletopSim) -> None:
         self.sim = sim
         self.policy.reset()
         self.closest = np.inf  # horizontal tool-to-object distance, m: how near a failure came
+        self.located: str | None = None  # --object-from-model: the first frame's answer, as <loc><loc>
 
     def _track(self) -> None:
         tool = self.sim.tcp_pose()[0][:2]
@@ -50,12 +55,26 @@ class OraclePlanAgent:
             self.closest, float(np.linalg.norm(tool - self.sim.object_position(self.sim.task.target)[:2]))
         )
 
+    def _with_located_object(self, image: np.ndarray, plan: str) -> str:
+        """`plan` with its object point (the first) replaced by the model's located one until the gripper closes."""
+        if self.policy.gripper_state.closed:
+            self.located = ""  # from here on the true point: the object moves with the gripper
+        if self.located is None:
+            point = self.policy.point(image, self.sim.task.target)
+            true = plan_points(plan)["object"]
+            self.located = "" if point is None else f"<loc{point[0]:04d}><loc{point[1]:04d}>"
+            if point is not None:
+                self.object_errors.append(float(np.linalg.norm(point - true)) * image.shape[0] / LOC_BINS)
+        return re.sub(r"<loc\d{4}><loc\d{4}>", self.located, plan, count=1) if self.located else plan
+
     @torch.inference_mode()
     def act(self, image: np.ndarray, instruction: str) -> Action:
         start = time.perf_counter()
         vla = self.policy.vla
         self._track()
         plan = plan_text(self.sim, self.camera)
+        if self.object_from_model:
+            plan = self._with_located_object(image, plan)
         if vla.config.plan_offsets:  # trained with rt2 train --plan-offsets: its plans end in offsets
             goal_height = vla.config.plan_offsets == "below-goal"
             plan = with_offsets(plan, vla.config.plan_offsets, below_text(self.sim, self.camera, goal_height))
@@ -78,9 +97,14 @@ def main() -> None:
     parser = seen_arguments(__doc__)
     parser.add_argument("--gif", help="write the first episode of each task here (a folder)")
     parser.add_argument("--trace", action="store_true", help="print each step's action and the tool's true offset")
+    parser.add_argument(
+        "--object-from-model",
+        action="store_true",
+        help="the object's point from the model's pointing on the first frame; gripper and below stay true",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
-    agent = OraclePlanAgent(Policy.from_pretrained(args.model), args.camera, args.trace)
+    agent = OraclePlanAgent(Policy.from_pretrained(args.model), args.camera, args.trace, args.object_from_model)
     sim, options, episodes = seen_episodes(args)
     wins = 0
     total = 0
@@ -98,8 +122,10 @@ def main() -> None:
         if result.frames:
             Path(args.gif).mkdir(parents=True, exist_ok=True)
             iio.imwrite(Path(args.gif) / f"{task}_{seed}.gif", np.stack(result.frames), duration=100, loop=0)
+    if agent.object_errors:
+        print(f"located object point: median error {np.median(agent.object_errors):.1f} px on first frames")
     print(
-        f"true plans: {wins}/{total} seen episodes succeed; closest tool-object distance median "
+        f"{agent.name}: {wins}/{total} seen episodes succeed; closest tool-object distance median "
         f"{100 * np.median(closest):.1f} cm"
     )
 

@@ -81,6 +81,8 @@ def plan_launch(
         raise ValueError("sim:=none drives the real arm: give robot_ip:=<address of the robot controller>")
 
     node_parameters: list = [f"config/{robot}.yaml", {"dry_run": dry_run}]
+    if sim == "mujoco":  # the sim's camera calibration, which a real cell measures itself
+        node_parameters.append("config/rt2_in_sim.yaml")
     if model:
         node_parameters.append({"model_path": model})
     nodes = [NodeSpec("rt2_ros", "rt2_node", "rt2_node", tuple(node_parameters))]

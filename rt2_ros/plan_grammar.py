@@ -32,6 +32,14 @@ OFFSET_WORDS = tuple(sorted({word for style in OFFSET_STYLES.values() for word i
 LOCATE_QUESTION = "point to the {name}."
 
 
+def pixel_to_loc(pixel: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Pixel (column, row) -> (row, column) loc bins, as PaliGemma writes a point: y first, clipped to the image."""
+    column, row = float(pixel[0]), float(pixel[1])
+    y = int(np.clip(row / height * LOC_BINS, 0, LOC_BINS - 1))
+    x = int(np.clip(column / width * LOC_BINS, 0, LOC_BINS - 1))
+    return np.array([y, x])
+
+
 def point_key(index: int, label: str) -> str:
     """A plan point's role: the first is the object whatever its name, `to` is the goal, others keep their word."""
     return "object" if index == 0 else "goal" if label == "to" else label

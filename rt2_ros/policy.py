@@ -18,6 +18,7 @@ import torch
 from rt2_ros.gripper_state import GripperState
 from rt2_ros.images import InvalidImageError, to_pil
 from rt2_ros.plan_grammar import LOCATE_QUESTION, plan_points
+from rt2_ros.tool_points import ArmView
 from rt2_ros.vla.decoding import DECODINGS, answer_text, decode_action, decode_with_plan, point_answer
 from rt2_ros.vla.model import VLA
 
@@ -108,7 +109,12 @@ class Policy:
         # plan_locate "first": the object's point at the first step, tracked from until the gripper first closes.
         self.object_anchor: np.ndarray | None = None
 
-    def act(self, image: Any, instruction: str) -> Action:
+    def act(self, image: Any, instruction: str, arm: ArmView | None = None) -> Action:
+        """The next action for `image` and `instruction`.
+
+        arm: where the tool is in this image, from the robot's state; with plan_tool_points in the
+        model's config the plan's gripper and below points are taken from it instead of written by the model.
+        """
         start = time.perf_counter()
         prompt = self.vla.action_prompt(instruction, self.gripper_state.text())
         inputs = self.vla.encode_prompt(to_pil(image), prompt)
@@ -121,6 +127,7 @@ class Policy:
                 generator=self.generator,
                 previous=self.last_plan_points,
                 locate=self._locator(image),
+                given=self._tool_points(arm),
             )
         else:
             decoded = decode_action(
@@ -159,6 +166,11 @@ class Policy:
             else:
                 self.object_anchor = None  # held or pushed from here on: it moves with the gripper
         self.last_plan_points = points
+
+    def _tool_points(self, arm: ArmView | None) -> dict[str, np.ndarray] | None:
+        if arm is None or not self.vla.config.plan_tool_points:
+            return None
+        return arm.plan_points(holding=self.gripper_state.closed)
 
     def _locator(self, image: Any) -> Callable[[str], np.ndarray | None] | None:
         """For plan_locate: name -> where this model points to it in `image` (loc bins); None when not asked."""

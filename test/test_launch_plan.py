@@ -25,6 +25,8 @@ def test_every_combination_starts_the_policy_node_with_the_robot_config(robot, s
     assert rt2_node.parameters[0] == f"config/{robot}.yaml"
     assert (REPO / rt2_node.parameters[0]).is_file()
     assert {"model_path": "/models/m"} in rt2_node.parameters
+    # Only the sim's camera is calibrated here; a real cell's calibration is its own (README).
+    assert ("config/rt2_in_sim.yaml" in rt2_node.parameters) == (sim == "mujoco")
 
 
 @pytest.mark.parametrize("robot", ROBOTS)

@@ -1,7 +1,7 @@
 """Plan decoding rules kept in rt2_config.json: tracked object and goal points, offsets computed from the points.
 
 A real tiny VLA is fitted to write one fixed plan (whose offsets are deliberately wrong) for any
-image, so each rule's effect on what it writes can be seen exactly.
+image (tiny_fit.fit_planner), so each rule's effect on what it writes can be seen exactly.
 """
 
 from __future__ import annotations
@@ -11,53 +11,29 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from tiny_fit import fit_and_save
+from tiny_fit import (
+    ACTION,
+    HOVER_INSTRUCTION,
+    IMAGE,
+    INSTRUCTION,
+    POINTED,
+    WRITTEN_PLAN,
+    fit_planner,
+)
 
 from rt2_ros.gripper_state import GripperState
-from rt2_ros.plan_grammar import LOCATE_QUESTION, plan_points
+from rt2_ros.plan_grammar import plan_points
 from rt2_ros.policy import Policy
-from rt2_ros.vla import VLA
+from rt2_ros.tool_points import ArmView, CameraCalibration
 from rt2_ros.vla.config import VLAConfig
 from rt2_ros.vla.decoding import decode_action_after_plan
-from rt2_ros.vla.training import build_example
 
 torch.set_num_threads(1)
-
-INSTRUCTION = "pick up the cube"
-# object (700, 300), gripper (400, 500), below (600, 500); the right reach would be (612, 312).
-WRITTEN_PLAN = (
-    "cube<loc0700><loc0300> gripper<loc0400><loc0500> below<loc0600><loc0500> "
-    "reach<loc0100><loc0100> drop<loc0900><loc0900>"
-)
-POINTED = "<loc0500><loc0300>"
-ACTION = "0 176 128 128 128 128 128 255"
-HOVER_INSTRUCTION = "hover over the cube"
-HOVER_ACTION = "0 176 128 128 128 128 128 0"
-IMAGE = np.random.default_rng(5).integers(0, 256, size=(64, 64, 3), dtype=np.uint8)
 
 
 @pytest.fixture(scope="module")
 def planner_dir(tiny_model_dir, tmp_path_factory):
-    """The tiny VLA fitted to answer `Plan: WRITTEN_PLAN Action: ACTION`, as a --plan-offsets below model."""
-    torch.manual_seed(0)
-    vla = VLA.from_pretrained(tiny_model_dir)
-    vla.config.plan_trained, vla.config.plan_offsets = True, "below"
-    # IMAGE and three more show the object at row 700; four others at row 500, so that a plan held
-    # near 500 is one the model knows how to go on writing.
-    rng = np.random.default_rng(0)
-    examples = []
-    for index in range(8):
-        image = IMAGE if index == 0 else rng.integers(0, 256, size=(64, 64, 3), dtype=np.uint8)
-        plan = WRITTEN_PLAN if index < 4 else WRITTEN_PLAN.replace("<loc0700>", "<loc0500>")
-        target = f"{vla.config.plan_prefix} {plan} {vla.config.action_marker} {ACTION}"
-        examples.append(build_example(vla, image, vla.action_prompt(INSTRUCTION), target))
-    # Told only to hover, it writes the same plan and keeps the gripper open.
-    target = f"{vla.config.plan_prefix} {WRITTEN_PLAN} {vla.config.action_marker} {HOVER_ACTION}"
-    examples.append(build_example(vla, IMAGE, vla.action_prompt(HOVER_INSTRUCTION), target))
-    # Asked where the cube is, it points elsewhere than its plan does: (500, 300).
-    question = vla.vqa_prompt(LOCATE_QUESTION.format(name="cube"))
-    examples.append(build_example(vla, IMAGE, question, POINTED))
-    return fit_and_save(vla, examples, tmp_path_factory.mktemp("models") / "planner")
+    return fit_planner(tiny_model_dir, tmp_path_factory.mktemp("models") / "planner")
 
 
 def policy_with(folder, tmp_path, **settings) -> Policy:
@@ -162,3 +138,36 @@ def test_the_action_after_a_given_plan_is_the_one_after_the_same_plan_written(pl
     inputs = vla.encode_prompt(IMAGE, vla.action_prompt(INSTRUCTION, GripperState().text()))
     given = decode_action_after_plan(vla, inputs, own.plan)
     assert given.bins.tolist() == own.tokens == [int(t) for t in ACTION.split()]
+
+
+# Looking straight down from 1 m over the base origin; the tool 10 cm forward and 5 cm left, 30 cm up.
+DOWN_CAMERA = CameraCalibration(64, 64, 64.0, 64.0, 32.0, 32.0, np.diag([1.0, -1.0, -1.0]), np.array([0.0, 0.0, 1.0]))
+ARM = ArmView(DOWN_CAMERA, np.array([0.1, 0.05, 0.3]), object_height=0.02)
+
+
+def test_the_arms_own_points_replace_the_ones_the_model_writes(planner_dir, tmp_path):
+    policy = policy_with(planner_dir, tmp_path, plan_tool_points=True, plan_offsets_by_code=True)
+    given = ARM.plan_points(holding=False)
+    assert given["gripper"].tolist() != [400, 500] and given["below"].tolist() != [600, 500]
+    action = policy.act(IMAGE, INSTRUCTION, ARM)
+    points = plan_points(action.plan)
+    assert points["object"].tolist() == [700, 300]  # the object stays the model's
+    assert points["gripper"].tolist() == given["gripper"].tolist()
+    assert points["below"].tolist() == given["below"].tolist()
+    # The offsets the action reads are computed from the arm's points.
+    assert points["reach"].tolist() == (points["object"] - points["below"] + 512).tolist()
+    assert points["drop"].tolist() == (points["below"] - points["gripper"] + 512).tolist()
+    # Once the gripper has closed, the below point is the tool's (the object is held, as in training plans).
+    policy.gripper_state = GripperState().after(1.0)
+    closed = plan_points(policy.act(IMAGE, INSTRUCTION, ARM).plan)
+    assert closed["below"].tolist() == closed["gripper"].tolist() == given["gripper"].tolist()
+
+
+def test_without_the_setting_or_the_arms_state_the_model_writes_its_own_points(planner_dir, tmp_path):
+    assert policy_with(planner_dir, tmp_path, plan_tool_points=False).act(IMAGE, INSTRUCTION, ARM).plan == WRITTEN_PLAN
+    shutil.rmtree(tmp_path / "model")
+    assert policy_with(planner_dir, tmp_path, plan_tool_points=True).act(IMAGE, INSTRUCTION).plan == WRITTEN_PLAN
+    config = VLAConfig.load(planner_dir)
+    config.plan_trained, config.plan_tool_points = False, True
+    with pytest.raises(ValueError, match="plan_tool_points needs a plan-trained model"):
+        VLAConfig.from_dict(config.to_dict())

@@ -4,7 +4,8 @@ import mujoco
 import numpy as np
 import pytest
 
-from rt2_ros.data.pointing import LOC_BINS, loc_text, point_questions, pose_arm_randomly
+from rt2_ros.data.pointing import loc_text, point_questions, pose_arm_randomly
+from rt2_ros.plan_grammar import LOC_BINS
 from rt2_ros.sim import TabletopSim
 
 SIZE = 96

@@ -128,3 +128,82 @@ def test_empty_instruction_stops_and_dry_run_never_commands(children, taught_mod
     probe.instruct("")
     probe.wait_for(lambda: probe.statuses and probe.statuses[-1].state == "stopped", 10, "stopped status")
     camera.stop()
+
+
+@pytest.fixture(scope="module")
+def tool_points_model_dir(tiny_model_dir, tmp_path_factory):
+    """The planner (tiny_fit.fit_planner) with plan_tool_points: it takes the gripper and below points from the arm."""
+    from tiny_fit import fit_planner
+
+    from rt2_ros.vla.config import VLAConfig
+
+    folder = fit_planner(tiny_model_dir, tmp_path_factory.mktemp("models") / "tool-points")
+    config = VLAConfig.load(folder)
+    config.plan_tool_points, config.plan_offsets_by_code = True, True
+    config.save(folder)
+    return folder
+
+
+def test_a_calibrated_camera_and_a_fresh_pose_give_the_plan_the_arms_own_points(children, tool_points_model_dir, probe):
+    """Looking straight down from 1 m, the tool at (0.1, 0.05, 0.3): its points in the 96x128 image."""
+    from geometry_msgs.msg import PoseStamped
+    from sensor_msgs.msg import CameraInfo
+
+    from rt2_ros.plan_grammar import plan_points
+    from rt2_ros.tool_points import ArmView, CameraCalibration
+
+    down = [0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0]  # optical frame turned 180 degrees about x: z looks down
+    node = start_node(children, tool_points_model_dir, dry_run=True, pose_topic="/ee_pose",
+                      camera_pose=str(down), object_height=0.02)  # fmt: skip
+    k = [100.0, 0.0, 64.0, 0.0, 100.0, 48.0, 0.0, 0.0, 1.0]
+    expected = ArmView(CameraCalibration.from_pose(128, 96, k, down), np.array([0.1, 0.05, 0.3]), 0.02)
+    given = expected.plan_points(holding=False)
+    info_pub = probe.node.create_publisher(CameraInfo, "/camera/color/camera_info", 10)
+    pose_pub = probe.node.create_publisher(PoseStamped, "/ee_pose", 10)
+    probe.wait_for_node(node)
+    camera = Camera(probe)
+    posing = True
+
+    def publish_state():
+        while posing:
+            info_pub.publish(CameraInfo(width=128, height=96, k=k))
+            pose = PoseStamped()
+            pose.header.frame_id = "base_link"
+            pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = 0.1, 0.05, 0.3
+            pose_pub.publish(pose)
+            time.sleep(0.05)
+
+    state = threading.Thread(target=publish_state, daemon=True)
+    state.start()
+    probe.instruct("hover over the cube")
+
+    def points(action):
+        return {key: value.tolist() for key, value in plan_points(action.plan).items()}
+
+    probe.wait_for(lambda: len(probe.actions) >= 3, 60, "actions")
+    before, latest = probe.actions[-2], points(probe.actions[-1])
+    assert latest["gripper"] == given["gripper"].tolist()
+    # Lowered to the object's height while the gripper is open; with it closed, the object is at the tool.
+    holding = before.action[6] >= 0.5
+    assert latest["below"] == (given["gripper"] if holding else given["below"]).tolist()
+    assert latest["object"] in ([700, 300], [500, 300])  # the model's own: one of the two it was taught
+    # No pose for longer than the image timeout: stale, so the model writes its own points again.
+    posing = False
+    state.join()
+    time.sleep(IMAGE_TIMEOUT + SLACK)
+    seen = len(probe.actions)
+    probe.wait_for(lambda: len(probe.actions) >= seen + 2, 30, "actions without a pose")
+    assert points(probe.actions[-1])["gripper"] == [400, 500]
+    camera.stop()
+
+
+def test_a_camera_pose_is_seven_numbers_or_none():
+    from rt2_ros.nodes.parameters import PARAMETERS, settings_from_values
+
+    defaults = {name: default for name, (default, _) in PARAMETERS.items()}
+    assert settings_from_values(defaults).camera_pose == ()  # [0.0]: not calibrated, the model writes its points
+    pose = [1.0, 0.0, 0.8, 0.67, 0.67, -0.22, -0.22]
+    assert settings_from_values({**defaults, "camera_pose": pose}).camera_pose == tuple(pose)
+    for bad in ([1.0, 2.0, 3.0], [1.0, 0.0, 0.8, 0.0, 0.0, 0.0, 0.0], [float("nan")] * 7):
+        with pytest.raises(ValueError, match="camera_pose must be"):
+            settings_from_values({**defaults, "camera_pose": bad})

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rt2_ros.plan_grammar import LOC_BINS, LOCATE_QUESTION
+from rt2_ros.plan_grammar import LOCATE_QUESTION, pixel_to_loc
 from rt2_ros.sim.layout import WORKSPACE_X, WORKSPACE_Y
 
 PHRASES = (LOCATE_QUESTION, "where is the {name} in the image?", "locate the {name}.")
@@ -20,9 +20,7 @@ ARM_HEIGHT = (0.03, 0.28)  # m above the table: from grasping height to well abo
 
 def loc_text(pixel: np.ndarray, height: int, width: int) -> str:
     """`<locY><locX>` for pixel (column, row), as PaliGemma writes a point."""
-    column, row = float(pixel[0]), float(pixel[1])
-    y = int(np.clip(row / height * LOC_BINS, 0, LOC_BINS - 1))
-    x = int(np.clip(column / width * LOC_BINS, 0, LOC_BINS - 1))
+    y, x = pixel_to_loc(pixel, height, width)
     return f"<loc{y:04d}><loc{x:04d}>"
 
 

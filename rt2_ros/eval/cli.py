@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
             setup = WorkerSetup(robot, camera, size, options, args.decoding, args.dtype)
             per_source = run_parallel(sources, specs, setup, args.jobs, progress)
         else:
-            per_source = [run_specs(sim, make_agent(source, args.decoding, args.dtype), specs, options,
+            per_source = [run_specs(sim, make_agent(source, args.decoding, args.dtype, camera), specs, options,
                                     lambda r, k=k: progress(k, r))
                           for k, source in enumerate(sources)]  # fmt: skip
     runs = [Run(label=label, source=str(model), results=results)

@@ -45,7 +45,7 @@ def _start_worker(setup: WorkerSetup) -> None:
 def _agent(source: str) -> Agent:
     """Each worker loads a model once, on its first episode for that model."""
     if source not in _agents:
-        _agents[source] = make_agent(source, _setup.decoding, _setup.dtype)
+        _agents[source] = make_agent(source, _setup.decoding, _setup.dtype, _setup.camera)
     return _agents[source]
 
 

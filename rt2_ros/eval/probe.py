@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from rt2_ros.data.pointing import LOC_BINS
+from rt2_ros.plan_grammar import LOC_BINS
 
 LOC = re.compile(r"<loc(\d{4})><loc(\d{4})>")
 VAL_EVERY = 20  # as rt2_ros.train._split_vqa

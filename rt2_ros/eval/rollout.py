@@ -21,6 +21,7 @@ from rt2_ros.sim.env import TabletopSim, tool_rotation
 from rt2_ros.sim.expert import plan, twist_towards
 from rt2_ros.sim.servo import orientation_error
 from rt2_ros.supervisor import FAULT, Supervisor, SupervisorConfig
+from rt2_ros.tool_points import SIM_OBJECT_HEIGHT, ArmView
 
 
 class Agent(Protocol):
@@ -34,17 +35,26 @@ class Agent(Protocol):
 
 
 class PolicyAgent:
-    """A model folder's Policy; reset() restarts its sampling so each episode replays identically."""
+    """A model folder's Policy; reset() restarts its sampling so each episode replays identically.
 
-    def __init__(self, policy: Policy) -> None:
-        self.policy = policy
+    The policy is told where the tool is as rt2_node tells it on a robot: the tool-centre point from
+    the arm's kinematics, the camera's calibration, and the table's object height (not the object's
+    true one). Only models with plan_tool_points use it.
+    """
+
+    def __init__(self, policy: Policy, camera: str = "scene") -> None:
+        self.policy, self.camera = policy, camera
         self.name = policy.name
+        self.sim: TabletopSim | None = None
 
     def reset(self, sim: TabletopSim) -> None:
+        self.sim = sim
+        self.calibration = sim.camera_calibration(self.camera)
         self.policy.reset()
 
     def act(self, image: np.ndarray, instruction: str) -> Action:
-        return self.policy.act(image, instruction)
+        arm = ArmView(self.calibration, self.sim.tcp_pose()[0], SIM_OBJECT_HEIGHT)
+        return self.policy.act(image, instruction, arm)
 
 
 class ExpertAgent:
@@ -94,11 +104,11 @@ class ExpertAgent:
 EXPERT = "expert"  # the source name of the scripted expert, as `rt2 eval --expert` labels it
 
 
-def make_agent(source: str, decoding: str = "kv", dtype: str = "float32") -> Agent:
-    """The agent for a source: EXPERT, or a model folder loaded as a Policy."""
+def make_agent(source: str, decoding: str = "kv", dtype: str = "float32", camera: str = "scene") -> Agent:
+    """The agent for a source: EXPERT, or a model folder loaded as a Policy that sees `camera`."""
     if source == EXPERT:
         return ExpertAgent()
-    return PolicyAgent(Policy.from_pretrained(source, decoding=decoding, dtype=dtype))
+    return PolicyAgent(Policy.from_pretrained(source, decoding=decoding, dtype=dtype), camera)
 
 
 @dataclass(frozen=True)

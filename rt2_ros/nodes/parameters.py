@@ -5,6 +5,7 @@ Defaults follow common camera drivers and MoveIt Servo; config/<robot>.yaml over
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from rcl_interfaces.msg import ParameterDescriptor
@@ -28,6 +29,11 @@ PARAMETERS: dict[str, tuple[object, str]] = {
     "image_transports": (["raw"], "which camera streams to use: raw, compressed or both"),
     "instruction_topic": ("/instruction", "std_msgs/String: a new instruction starts an episode, empty stops"),
     "pose_topic": ("/ee_pose", "geometry_msgs/PoseStamped of the end effector in servo_frame ('' = none)"),
+    "camera_info_topic": ("/camera/color/camera_info", "sensor_msgs/CameraInfo of image_topic, for camera_pose"),
+    # The plan's gripper and below points from the arm's pose instead of the model, for models with
+    # plan_tool_points (rt2_ros.tool_points): needs pose_topic, camera_info_topic and this calibration.
+    "camera_pose": ([0.0], "camera optical frame in servo_frame, [x y z qx qy qz qw] ([0.0] = not calibrated)"),
+    "object_height": (0.0225, "m in servo_frame: height of the objects' centres standing on the table"),
     "joint_states_topic": ("/joint_states", "sensor_msgs/JointState, for diagnostics ('' = none)"),
     "twist_topic": ("/servo_node/delta_twist_cmds", "MoveIt Servo's twist input"),
     "gripper_topic": ("/gripper/command", "std_msgs/Float64 gripper position, 0 open .. 1 closed"),
@@ -70,6 +76,9 @@ class NodeParams:
     image_transports: tuple[str, ...]
     instruction_topic: str
     pose_topic: str
+    camera_info_topic: str
+    camera_pose: tuple[float, ...]  # () when not calibrated
+    object_height: float
     joint_states_topic: str
     twist_topic: str
     gripper_topic: str
@@ -119,4 +128,14 @@ def settings_from_values(values: dict) -> NodeParams:
     plain = {k: v for k, v in values.items() if k in NodeParams.__dataclass_fields__}
     plain["image_transports"] = transports
     plain["home_joint_positions"] = tuple(values["home_joint_positions"])
+    plain["camera_pose"] = _camera_pose(values["camera_pose"])
     return NodeParams(**plain, supervisor=supervisor)
+
+
+def _camera_pose(values) -> tuple[float, ...]:
+    pose = tuple(float(v) for v in values)
+    if pose == (0.0,):
+        return ()
+    if len(pose) != 7 or not all(map(math.isfinite, pose)) or math.hypot(*pose[3:]) < 1e-6:
+        raise ValueError(f"camera_pose must be [x, y, z, qx, qy, qz, qw] with a non-zero quaternion, got {list(pose)}")
+    return pose

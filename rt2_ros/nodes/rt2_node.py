@@ -26,7 +26,7 @@ from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from rclpy.signals import SignalHandlerOptions
 from rclpy.time import Time
 from rclpy.utilities import remove_ros_args
-from sensor_msgs.msg import CompressedImage, Image, JointState
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, JointState
 from std_msgs.msg import Float64, String
 from std_srvs.srv import Trigger
 
@@ -38,6 +38,7 @@ from rt2_ros.msg import PolicyStatus, VLAAction
 from rt2_ros.nodes.gripper_action import GripperActionClient
 from rt2_ros.nodes.parameters import declare_node_parameters
 from rt2_ros.supervisor import RUNNING, Supervisor
+from rt2_ros.tool_points import ArmView, CameraCalibration
 
 HALT_REPEAT_S = 1.0  # after leaving `running`, keep sending zero twists this long, then fall silent
 
@@ -62,6 +63,9 @@ class RT2Node(Node):
         self._frame_seq = 0
         self._used_seq = 0
         self._ee_position: np.ndarray | None = None
+        self._ee_received = 0.0  # time.monotonic() of the last pose
+        self._calibration: CameraCalibration | None = None  # from CameraInfo + camera_pose
+        self._warned_arm_view: set[str] = set()
         self._left_running_at: float | None = None
         self._warned_no_pose = False
         self.counters: Counter[str] = Counter()
@@ -117,6 +121,8 @@ class RT2Node(Node):
         self.create_subscription(String, p.instruction_topic, self._on_instruction, reliable, raw=True)
         if p.pose_topic:
             self.create_subscription(PoseStamped, p.pose_topic, self._on_pose, reliable)
+        if p.camera_pose and p.camera_info_topic:
+            self.create_subscription(CameraInfo, p.camera_info_topic, self._on_camera_info, qos_profile_sensor_data)
         if p.joint_states_topic:
             self.create_subscription(JointState, p.joint_states_topic, self._on_joint_states, qos_profile_sensor_data)
         self.twist_pub = self.create_publisher(TwistStamped, p.twist_topic, reliable)
@@ -176,7 +182,15 @@ class RT2Node(Node):
     def _on_pose(self, msg: PoseStamped) -> None:
         position = np.array([msg.pose.position.x, msg.pose.position.y, msg.pose.position.z])
         if np.all(np.isfinite(position)):
-            self._ee_position = position
+            self._ee_position, self._ee_received = position, time.monotonic()
+
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        try:
+            calibration = CameraCalibration.from_pose(msg.width, msg.height, list(msg.k), list(self.params.camera_pose))
+        except ValueError as error:
+            self._reject("camera_info", str(error))
+            return
+        self._calibration = calibration
 
     def _on_joint_states(self, msg: JointState) -> None:
         self.counters["joint_states"] += 1
@@ -221,7 +235,8 @@ class RT2Node(Node):
             self._rate_hz = 1.0 / interval if self._rate_hz == 0 else 0.8 * self._rate_hz + 0.2 / interval
         self._last_inference_start = start
         try:
-            action = self.policy.act(frame.pixels, instruction)
+            arm = self._arm_view(frame)
+            action = self.policy.act(frame.pixels, instruction, arm)
             delta, gripper, terminate = np.asarray(action.delta, dtype=float), float(action.gripper), action.terminate
         except Exception as error:  # any model failure must stop the arm, never the node
             with self._lock:
@@ -255,6 +270,28 @@ class RT2Node(Node):
         if state != RUNNING:
             self.get_logger().info(f"episode ended at step {step}: {state}")
             self._publish_status()
+
+    def _arm_view(self, frame: Frame) -> ArmView | None:
+        """Where the tool is in `frame`, for models with plan_tool_points; None (the model writes its own
+        points) until the camera is calibrated and CameraInfo and a fresh pose have arrived."""
+        p = self.params
+        if not p.camera_pose:
+            return None
+        calibration, position, received = self._calibration, self._ee_position, self._ee_received
+        height, width = frame.pixels.shape[:2]
+        if calibration is None:
+            missing = f"no CameraInfo on {p.camera_info_topic} yet"
+        elif (calibration.height, calibration.width) != (height, width):
+            missing = f"CameraInfo is {calibration.width}x{calibration.height} but the image is {width}x{height}"
+        elif position is None or time.monotonic() - received > p.supervisor.image_timeout_s:
+            missing = f"no recent end-effector pose on {p.pose_topic}"
+        else:
+            self.counters["arm_views"] += 1
+            return ArmView(calibration, position, p.object_height)
+        if missing.split(" ")[0] not in self._warned_arm_view:  # once per kind of gap
+            self._warned_arm_view.add(missing.split(" ")[0])
+            self.get_logger().warning(f"camera_pose is set but {missing}: the model writes its own plan points")
+        return None
 
     # --- outputs --------------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from rt2_ros.sim.render import Cameras
 from rt2_ros.sim.scene import CAMERAS, COLOURS, SCENE_CAMERA, ObjectSlot, Scene, build_scene
 from rt2_ros.sim.servo import ServoController, ServoParams, TipKinematics, solve_ik
 from rt2_ros.sim.tasks import TaskInstance, sample_task
+from rt2_ros.tool_points import CameraCalibration
 
 SETTLE_TIME = 0.5  # s of physics after a reset, before the episode's time 0
 HOME_TCP = np.array([0.45, 0.0, 0.30])
@@ -166,6 +167,11 @@ class TabletopSim:
     def project(self, point: np.ndarray, camera: str = SCENE_CAMERA) -> np.ndarray:
         """Pixel (column, row) of world `point` in `camera`'s image, as the sim holds it now."""
         return self.cameras.project(self.data, camera, point)
+
+    def camera_calibration(self, camera: str = SCENE_CAMERA) -> CameraCalibration:
+        """`camera` as a calibrated real one is known: its intrinsics (as the sim node's CameraInfo) and its
+        optical frame in the base frame (the world here: the arm stands at the origin)."""
+        return self.cameras.calibration(self.data, camera)
 
     def pose_arm(self, position: np.ndarray, yaw: float = 0.0) -> None:
         """Put the TCP at `position` (tool down, turned by yaw) at once, by IK; for rendering, not for episodes."""

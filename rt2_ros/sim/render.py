@@ -10,6 +10,7 @@ import mujoco
 import numpy as np
 
 from rt2_ros.sim.scene import camera_fovy, pinhole_focal
+from rt2_ros.tool_points import CameraCalibration
 
 
 class Cameras:
@@ -54,6 +55,15 @@ class Cameras:
         if local[2] >= 0:
             raise ValueError(f"point {point} is behind camera {name!r}")
         return np.array([width / 2 + focal * local[0] / -local[2], height / 2 - focal * local[1] / -local[2]])
+
+    def calibration(self, data: mujoco.MjData, name: str) -> CameraCalibration:
+        """Camera `name` as CameraInfo and a hand-eye calibration would give it (optical frame: z forward, y down)."""
+        height, width, focal = self.intrinsics(name)
+        camera = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_CAMERA, name)
+        # MuJoCo's camera axes are x right, y up, z backwards; the optical frame flips y and z.
+        rotation = data.cam_xmat[camera].reshape(3, 3) @ np.diag([1.0, -1.0, -1.0])
+        position = data.cam_xpos[camera].copy()
+        return CameraCalibration(width, height, focal, focal, width / 2, height / 2, rotation, position)
 
     def close(self) -> None:
         for renderer in self._renderers.values():

@@ -58,6 +58,10 @@ class VLAConfig:
     # loc bins of it.
     plan_locate: str = ""
     plan_locate_window: int = 0
+    # The plan's gripper and below points are the arm's own (rt2_ros.tool_points) whenever the
+    # caller knows them: the sim in `rt2 eval`, the pose topic and the camera's calibration in rt2_node.
+    # Without them the model writes the points itself, as it was trained to.
+    plan_tool_points: bool = False
     max_answer_tokens: int = 32
     # Parallel decoding (OpenVLA-OFT style) is only meaningful for a model trained with
     # rt2_ros.vla.training.build_example(..., parallel=True); the trainer sets this to True.
@@ -73,6 +77,8 @@ class VLAConfig:
             raise ValueError(f"prompt must contain {{instruction}}, got {self.prompt!r}")
         if self.plan_track_window < 0:
             raise ValueError(f"plan_track_window must be 0 (off) or a number of loc bins, got {self.plan_track_window}")
+        if self.plan_tool_points and not self.plan_trained:
+            raise ValueError("plan_tool_points needs a plan-trained model (plan_trained: true)")
         if self.plan_locate not in PLAN_LOCATE:
             raise ValueError(f"plan_locate must be one of {PLAN_LOCATE}, got {self.plan_locate!r}")
         if self.plan_locate_window < 0:

@@ -148,6 +148,7 @@ def decode_with_plan(
     generator: torch.Generator | None = None,
     previous: dict[str, np.ndarray] | None = None,
     locate: Callable[[str], np.ndarray | None] | None = None,
+    given: dict[str, np.ndarray] | None = None,
 ) -> Decoded:
     """Chain of thought: `Plan:` is given, the plan is free text up to `Action:`, then 8 constrained action tokens.
 
@@ -155,6 +156,8 @@ def decode_with_plan(
     plan_track_window set, its object and goal points are written near them (_PointTracker).
     locate(name): the same model's answer to "point to the <name>." as (row, column) loc bins; when
     given, the object's point is written within plan_locate_window of it (_PointTracker).
+    given: plan points known without the model, {"gripper" | "below": (row, column) loc bins}
+    (rt2_ros.tool_points.ArmView); the plan writes exactly these where it writes those points.
     With plan_offsets_by_code, the plan stops after its `below` point and the offsets are computed.
     """
     config = vla.config
@@ -165,7 +168,7 @@ def decode_with_plan(
         return config.action_marker in text or bool(config.plan_offsets_by_code and _ENDS_WITH_BELOW.search(text))
 
     tracking = bool(config.plan_track_window and previous)
-    tracker = _PointTracker(vla, previous if tracking else {}, locate) if tracking or locate else None
+    tracker = _PointTracker(vla, previous if tracking else {}, locate, given) if tracking or locate or given else None
     text = _free_text(vla, stream, config.max_plan_tokens, stop=stop, refine=tracker)
     plan = text.split(config.action_marker)[0].strip()
     if config.plan_offsets_by_code and config.action_marker not in text and _ENDS_WITH_BELOW.search(plan):
@@ -194,6 +197,7 @@ def decode_action_after_plan(
 
 TRACKED_POINTS = ("object", "goal")  # they move only when carried or pushed: a few loc bins per step
 _ENDS_WITH_BELOW = re.compile(r"below<loc\d{4}><loc\d{4}>$")
+_ENDS_WITH_POINT = re.compile(r"(\w+)<loc\d{4}><loc\d{4}>$")
 _SEGMENT = re.compile(r"<loc(\d{4})>|[^<]+")
 
 
@@ -210,13 +214,19 @@ class _PointTracker:
     7.5 px on unseen first frames), and a first point a few pixels off was then held there by the
     tracking window while the arm closed beside the object.
 
+    given: points written exactly as given (the gripper's and the below point, from the arm's state).
+
     Nothing in transformers constrains a token by what an earlier call decoded, hence this hook.
     """
 
     def __init__(
-        self, vla: VLA, previous: dict[str, np.ndarray], locate: Callable[[str], np.ndarray | None] | None = None
+        self,
+        vla: VLA,
+        previous: dict[str, np.ndarray],
+        locate: Callable[[str], np.ndarray | None] | None = None,
+        given: dict[str, np.ndarray] | None = None,
     ) -> None:
-        self.loc_ids, self.previous = vla.loc_ids, previous
+        self.loc_ids, self.previous, self.given = vla.loc_ids, previous, given or {}
         self.track_window, self.locate_window = vla.config.plan_track_window, vla.config.plan_locate_window
         self.locate = locate
         self.located: dict[str, np.ndarray | None] = {}  # object name -> its point, asked once per plan
@@ -227,8 +237,13 @@ class _PointTracker:
             return token
         where = _writing(text)
         if where is None:
+            given_point = _ENDS_WITH_POINT.search(text)
+            if given_point and given_point.group(1) in self.given:  # a point is two tokens: no third after it
+                return int(torch.argmax(logits.index_fill(0, self.loc_ids, float("-inf"))))
             return token
         key, label, coordinate = where
+        if key in self.given:
+            return int(self.loc_ids[int(self.given[key][coordinate])])
         anchor, window = None, self.track_window
         if key == "object" and self.locate is not None:
             if label not in self.located:
