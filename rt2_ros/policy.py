@@ -127,7 +127,7 @@ class Policy:
                 generator=self.generator,
                 previous=self.last_plan_points,
                 locate=self._locator(image),
-                given=self._tool_points(arm),
+                given=self._given_points(arm),
             )
         else:
             decoded = decode_action(
@@ -167,10 +167,16 @@ class Policy:
                 self.object_anchor = None  # held or pushed from here on: it moves with the gripper
         self.last_plan_points = points
 
-    def _tool_points(self, arm: ArmView | None) -> dict[str, np.ndarray] | None:
-        if arm is None or not self.vla.config.plan_tool_points:
-            return None
-        return arm.plan_points(holding=self.gripper_state.closed)
+    def _given_points(self, arm: ArmView | None) -> dict[str, np.ndarray] | None:
+        """Plan points not left to the model: the arm's own (plan_tool_points) and a held located object."""
+        given = {}
+        if self.vla.config.plan_locate_hold and self.object_anchor is not None:
+            given["object"] = self.object_anchor  # nothing has touched it since it was located
+        if arm is not None and self.vla.config.plan_tool_points:
+            # Held, pushed with or closed on air: without the fingers' closure, the model judges.
+            if arm.holding is not None or not self.gripper_state.closed:
+                given.update(arm.plan_points())
+        return given or None
 
     def _locator(self, image: Any) -> Callable[[str], np.ndarray | None] | None:
         """For plan_locate: name -> where this model points to it in `image` (loc bins); None when not asked."""

@@ -99,6 +99,19 @@ def test_a_located_object_stays_the_anchor_until_the_gripper_closes(planner_dir,
     assert policy.last_plan_points["object"].tolist() == plan_points(free.plan)["object"].tolist() == [700, 300]
 
 
+def test_a_held_located_object_is_written_exactly_until_the_gripper_closes(planner_dir, tmp_path):
+    policy = policy_with(planner_dir, tmp_path, plan_locate="first", plan_locate_hold=True)
+    for _ in range(3):  # located at the first step, then held exactly: no window lets the taught 700 back
+        hovering = policy.act(IMAGE, HOVER_INSTRUCTION)
+        assert plan_points(hovering.plan)["object"].tolist() == [500, 300] and hovering.gripper < 0.5
+    assert policy.act(IMAGE, INSTRUCTION).gripper > 0.5  # closes: from here the object moves with the gripper
+    assert plan_points(policy.act(IMAGE, HOVER_INSTRUCTION).plan)["object"].tolist() == [700, 300]
+    config = VLAConfig.load(planner_dir)
+    config.plan_locate_hold = True
+    with pytest.raises(ValueError, match="plan_locate_hold holds the point"):
+        VLAConfig.from_dict(config.to_dict())
+
+
 def test_a_locate_window_lets_the_plan_choose_near_the_pointed_object(planner_dir, tmp_path):
     policy = policy_with(planner_dir, tmp_path, plan_locate="every", plan_locate_window=30)
     for _ in range(2):  # "every": each step's plan is anchored, not only the first
@@ -142,14 +155,15 @@ def test_the_action_after_a_given_plan_is_the_one_after_the_same_plan_written(pl
 
 # Looking straight down from 1 m over the base origin; the tool 10 cm forward and 5 cm left, 30 cm up.
 DOWN_CAMERA = CameraCalibration(64, 64, 64.0, 64.0, 32.0, 32.0, np.diag([1.0, -1.0, -1.0]), np.array([0.0, 0.0, 1.0]))
-ARM = ArmView(DOWN_CAMERA, np.array([0.1, 0.05, 0.3]), object_height=0.02)
+TOOL = np.array([0.1, 0.05, 0.3])
 
 
 def test_the_arms_own_points_replace_the_ones_the_model_writes(planner_dir, tmp_path):
     policy = policy_with(planner_dir, tmp_path, plan_tool_points=True, plan_offsets_by_code=True)
-    given = ARM.plan_points(holding=False)
+    arm = ArmView(DOWN_CAMERA, TOOL, object_height=0.02, holding=False)
+    given = arm.plan_points()
     assert given["gripper"].tolist() != [400, 500] and given["below"].tolist() != [600, 500]
-    action = policy.act(IMAGE, INSTRUCTION, ARM)
+    action = policy.act(IMAGE, INSTRUCTION, arm)
     points = plan_points(action.plan)
     assert points["object"].tolist() == [700, 300]  # the object stays the model's
     assert points["gripper"].tolist() == given["gripper"].tolist()
@@ -157,14 +171,21 @@ def test_the_arms_own_points_replace_the_ones_the_model_writes(planner_dir, tmp_
     # The offsets the action reads are computed from the arm's points.
     assert points["reach"].tolist() == (points["object"] - points["below"] + 512).tolist()
     assert points["drop"].tolist() == (points["below"] - points["gripper"] + 512).tolist()
-    # Once the gripper has closed, the below point is the tool's (the object is held, as in training plans).
+    # Fingers stopped by an object: it is at the tool, so the below point is the tool's (as in training plans).
+    holding = plan_points(policy.act(IMAGE, INSTRUCTION, ArmView(DOWN_CAMERA, TOOL, 0.02, holding=True)).plan)
+    assert holding["below"].tolist() == holding["gripper"].tolist() == given["gripper"].tolist()
+    # Closure not measured: while the gripper is commanded closed nothing tells held from closed on air,
+    # so the model writes its own points; while open it cannot be holding, so the arm's are used.
+    unknown = ArmView(DOWN_CAMERA, TOOL, 0.02, holding=None)
     policy.gripper_state = GripperState().after(1.0)
-    closed = plan_points(policy.act(IMAGE, INSTRUCTION, ARM).plan)
-    assert closed["below"].tolist() == closed["gripper"].tolist() == given["gripper"].tolist()
+    assert plan_points(policy.act(IMAGE, HOVER_INSTRUCTION, unknown).plan)["gripper"].tolist() == [400, 500]
+    policy.gripper_state = GripperState()
+    assert plan_points(policy.act(IMAGE, HOVER_INSTRUCTION, unknown).plan)["below"].tolist() == given["below"].tolist()
 
 
 def test_without_the_setting_or_the_arms_state_the_model_writes_its_own_points(planner_dir, tmp_path):
-    assert policy_with(planner_dir, tmp_path, plan_tool_points=False).act(IMAGE, INSTRUCTION, ARM).plan == WRITTEN_PLAN
+    arm = ArmView(DOWN_CAMERA, TOOL, object_height=0.02, holding=False)
+    assert policy_with(planner_dir, tmp_path, plan_tool_points=False).act(IMAGE, INSTRUCTION, arm).plan == WRITTEN_PLAN
     shutil.rmtree(tmp_path / "model")
     assert policy_with(planner_dir, tmp_path, plan_tool_points=True).act(IMAGE, INSTRUCTION).plan == WRITTEN_PLAN
     config = VLAConfig.load(planner_dir)

@@ -147,53 +147,54 @@ def tool_points_model_dir(tiny_model_dir, tmp_path_factory):
 def test_a_calibrated_camera_and_a_fresh_pose_give_the_plan_the_arms_own_points(children, tool_points_model_dir, probe):
     """Looking straight down from 1 m, the tool at (0.1, 0.05, 0.3): its points in the 96x128 image."""
     from geometry_msgs.msg import PoseStamped
-    from sensor_msgs.msg import CameraInfo
+    from sensor_msgs.msg import CameraInfo, JointState
 
     from rt2_ros.plan_grammar import plan_points
     from rt2_ros.tool_points import ArmView, CameraCalibration
 
     down = [0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0]  # optical frame turned 180 degrees about x: z looks down
     node = start_node(children, tool_points_model_dir, dry_run=True, pose_topic="/ee_pose",
-                      camera_pose=str(down), object_height=0.02)  # fmt: skip
+                      camera_pose=str(down), object_height=0.02, gripper_joint="gripper")  # fmt: skip
     k = [100.0, 0.0, 64.0, 0.0, 100.0, 48.0, 0.0, 0.0, 1.0]
-    expected = ArmView(CameraCalibration.from_pose(128, 96, k, down), np.array([0.1, 0.05, 0.3]), 0.02)
-    given = expected.plan_points(holding=False)
+    camera_model = CameraCalibration.from_pose(128, 96, k, down)
+    lowered = ArmView(camera_model, np.array([0.1, 0.05, 0.3]), 0.02, holding=False).plan_points()
     info_pub = probe.node.create_publisher(CameraInfo, "/camera/color/camera_info", 10)
     pose_pub = probe.node.create_publisher(PoseStamped, "/ee_pose", 10)
+    joints_pub = probe.node.create_publisher(JointState, "/joint_states", 10)
     probe.wait_for_node(node)
     camera = Camera(probe)
-    posing = True
+    state = {"posing": True, "closure": 0.0}
 
     def publish_state():
-        while posing:
+        while state["posing"]:
             info_pub.publish(CameraInfo(width=128, height=96, k=k))
             pose = PoseStamped()
             pose.header.frame_id = "base_link"
             pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = 0.1, 0.05, 0.3
             pose_pub.publish(pose)
+            joints_pub.publish(JointState(name=["shoulder", "gripper"], position=[0.0, state["closure"]]))
             time.sleep(0.05)
 
-    state = threading.Thread(target=publish_state, daemon=True)
-    state.start()
+    publisher = threading.Thread(target=publish_state, daemon=True)
+    publisher.start()
     probe.instruct("hover over the cube")
 
-    def points(action):
-        return {key: value.tolist() for key, value in plan_points(action.plan).items()}
+    def points_after(count: int) -> dict[str, list[int]]:
+        seen = len(probe.actions)
+        probe.wait_for(lambda: len(probe.actions) >= seen + count, 60, f"{count} more actions")
+        return {key: value.tolist() for key, value in plan_points(probe.actions[-1].plan).items()}
 
-    probe.wait_for(lambda: len(probe.actions) >= 3, 60, "actions")
-    before, latest = probe.actions[-2], points(probe.actions[-1])
-    assert latest["gripper"] == given["gripper"].tolist()
-    # Lowered to the object's height while the gripper is open; with it closed, the object is at the tool.
-    holding = before.action[6] >= 0.5
-    assert latest["below"] == (given["gripper"] if holding else given["below"]).tolist()
+    latest = points_after(3)  # fingers open: the tool lowered to the objects' height
+    assert latest["gripper"] == lowered["gripper"].tolist() and latest["below"] == lowered["below"].tolist()
     assert latest["object"] in ([700, 300], [500, 300])  # the model's own: one of the two it was taught
+    state["closure"] = 0.5  # fingers stopped half-way: holding, so the object is at the tool
+    latest = points_after(3)
+    assert latest["below"] == latest["gripper"] == lowered["gripper"].tolist()
     # No pose for longer than the image timeout: stale, so the model writes its own points again.
-    posing = False
-    state.join()
+    state["posing"] = False
+    publisher.join()
     time.sleep(IMAGE_TIMEOUT + SLACK)
-    seen = len(probe.actions)
-    probe.wait_for(lambda: len(probe.actions) >= seen + 2, 30, "actions without a pose")
-    assert points(probe.actions[-1])["gripper"] == [400, 500]
+    assert points_after(2)["gripper"] == [400, 500]
     camera.stop()
 
 

@@ -11,7 +11,7 @@ from rt2_ros.paths import share_path
 from rt2_ros.plan_grammar import plan_points
 from rt2_ros.sim import TabletopSim
 from rt2_ros.sim.expert import run_expert
-from rt2_ros.tool_points import ArmView, CameraCalibration, matrix_quaternion, quaternion_matrix
+from rt2_ros.tool_points import ArmView, CameraCalibration, holds_object, matrix_quaternion, quaternion_matrix
 
 
 @pytest.fixture(scope="module", params=["ur5e", "panda"])
@@ -51,8 +51,8 @@ def test_the_points_are_those_rt2_plans_wrote_for_the_training_episodes():
         if sim.gripper_command >= 0.5:
             break
         true = plan_points(plan_text(sim) + " " + below_text(sim))
-        exact = ArmView(camera, sim.tcp_pose()[0], sim.object_position(sim.task.target)[2]).plan_points(False)
-        fixed = ArmView(camera, sim.tcp_pose()[0]).plan_points(False)
+        exact = ArmView(camera, sim.tcp_pose()[0], sim.object_position(sim.task.target)[2]).plan_points()
+        fixed = ArmView(camera, sim.tcp_pose()[0]).plan_points()
         assert exact["gripper"].tolist() == true["gripper"].tolist()
         assert exact["below"].tolist() == true["below"].tolist()
         assert np.abs(fixed["below"] - true["below"]).max() <= 12  # ~1 px at 96 px: the objects differ by 1 cm
@@ -66,12 +66,29 @@ def test_the_points_are_those_rt2_plans_wrote_for_the_training_episodes():
 
 def test_while_holding_the_below_point_is_the_tool_as_for_a_carried_object():
     camera = CameraCalibration(64, 64, 64.0, 64.0, 32.0, 32.0, np.diag([1.0, -1.0, -1.0]), np.array([0.0, 0.0, 1.0]))
-    arm = ArmView(camera, np.array([0.1, 0.05, 0.3]), object_height=0.02)
-    open_points, holding = arm.plan_points(holding=False), arm.plan_points(holding=True)
+    tool = np.array([0.1, 0.05, 0.3])
+    open_points = ArmView(camera, tool, object_height=0.02, holding=False).plan_points()
+    holding = ArmView(camera, tool, object_height=0.02, holding=True).plan_points()
     assert holding["below"].tolist() == holding["gripper"].tolist() == open_points["gripper"].tolist()
     assert open_points["below"].tolist() != open_points["gripper"].tolist()
     # Looking straight down, lowering the tool moves its image towards the centre: (0.1, 0.05) m off-axis.
     assert 512 < open_points["below"][1] < open_points["gripper"][1]
+
+
+@pytest.mark.parametrize("robot", ["ur5e", "panda"])
+def test_the_fingers_closure_tells_a_held_object_from_fingers_closed_on_air(robot):
+    sim = TabletopSim(robot, cameras={"scene": (32, 32)})
+    assert holds_object(sim.gripper_position()) is False  # open at the start
+    for seed in (0, 1, 3):  # medium, large and small objects
+        run_expert(sim, "pick", seed=seed)
+        assert sim.success() and holds_object(sim.gripper_position()) is True
+    sim.reset("pick", 0)
+    sim.command_gripper(1.0)  # nothing between the fingers (as when pushing, or after a missed grasp)
+    for _ in range(20):
+        sim.step_control()
+    assert holds_object(sim.gripper_position()) is False
+    assert holds_object(None) is None and holds_object(float("nan")) is None
+    sim.close()
 
 
 def test_quaternions_round_trip_and_bad_calibrations_are_refused():

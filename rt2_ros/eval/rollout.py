@@ -21,7 +21,7 @@ from rt2_ros.sim.env import TabletopSim, tool_rotation
 from rt2_ros.sim.expert import plan, twist_towards
 from rt2_ros.sim.servo import orientation_error
 from rt2_ros.supervisor import FAULT, Supervisor, SupervisorConfig
-from rt2_ros.tool_points import SIM_OBJECT_HEIGHT, ArmView
+from rt2_ros.tool_points import SIM_OBJECT_HEIGHT, ArmView, holds_object
 
 
 class Agent(Protocol):
@@ -38,8 +38,8 @@ class PolicyAgent:
     """A model folder's Policy; reset() restarts its sampling so each episode replays identically.
 
     The policy is told where the tool is as rt2_node tells it on a robot: the tool-centre point from
-    the arm's kinematics, the camera's calibration, and the table's object height (not the object's
-    true one). Only models with plan_tool_points use it.
+    the arm's kinematics, the camera's calibration, the table's object height (not the object's true
+    one) and the fingers' measured closure. Only models with plan_tool_points use it.
     """
 
     def __init__(self, policy: Policy, camera: str = "scene") -> None:
@@ -53,7 +53,8 @@ class PolicyAgent:
         self.policy.reset()
 
     def act(self, image: np.ndarray, instruction: str) -> Action:
-        arm = ArmView(self.calibration, self.sim.tcp_pose()[0], SIM_OBJECT_HEIGHT)
+        holding = holds_object(self.sim.gripper_position())  # the fingers' closure, as /joint_states gives it
+        arm = ArmView(self.calibration, self.sim.tcp_pose()[0], SIM_OBJECT_HEIGHT, holding)
         return self.policy.act(image, instruction, arm)
 
 

@@ -34,6 +34,9 @@ PARAMETERS: dict[str, tuple[object, str]] = {
     # plan_tool_points (rt2_ros.tool_points): needs pose_topic, camera_info_topic and this calibration.
     "camera_pose": ([0.0], "camera optical frame in servo_frame, [x y z qx qy qz qw] ([0.0] = not calibrated)"),
     "object_height": (0.0225, "m in servo_frame: height of the objects' centres standing on the table"),
+    "gripper_joint": ("", "joint in joint_states_topic whose position tells how far the fingers closed ('' = none)"),
+    "gripper_joint_open": (0.0, "that joint's position with the gripper open"),
+    "gripper_joint_closed": (1.0, "that joint's position with the gripper closed on nothing"),
     "joint_states_topic": ("/joint_states", "sensor_msgs/JointState, for diagnostics ('' = none)"),
     "twist_topic": ("/servo_node/delta_twist_cmds", "MoveIt Servo's twist input"),
     "gripper_topic": ("/gripper/command", "std_msgs/Float64 gripper position, 0 open .. 1 closed"),
@@ -79,6 +82,9 @@ class NodeParams:
     camera_info_topic: str
     camera_pose: tuple[float, ...]  # () when not calibrated
     object_height: float
+    gripper_joint: str
+    gripper_joint_open: float
+    gripper_joint_closed: float
     joint_states_topic: str
     twist_topic: str
     gripper_topic: str
@@ -129,6 +135,8 @@ def settings_from_values(values: dict) -> NodeParams:
     plain["image_transports"] = transports
     plain["home_joint_positions"] = tuple(values["home_joint_positions"])
     plain["camera_pose"] = _camera_pose(values["camera_pose"])
+    if values["gripper_joint"] and values["gripper_joint_open"] == values["gripper_joint_closed"]:
+        raise ValueError("gripper_joint_open and gripper_joint_closed must differ")
     return NodeParams(**plain, supervisor=supervisor)
 
 

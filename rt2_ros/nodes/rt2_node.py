@@ -38,7 +38,7 @@ from rt2_ros.msg import PolicyStatus, VLAAction
 from rt2_ros.nodes.gripper_action import GripperActionClient
 from rt2_ros.nodes.parameters import declare_node_parameters
 from rt2_ros.supervisor import RUNNING, Supervisor
-from rt2_ros.tool_points import ArmView, CameraCalibration
+from rt2_ros.tool_points import ArmView, CameraCalibration, holds_object
 
 HALT_REPEAT_S = 1.0  # after leaving `running`, keep sending zero twists this long, then fall silent
 
@@ -65,6 +65,8 @@ class RT2Node(Node):
         self._ee_position: np.ndarray | None = None
         self._ee_received = 0.0  # time.monotonic() of the last pose
         self._calibration: CameraCalibration | None = None  # from CameraInfo + camera_pose
+        self._finger_closure: float | None = None  # 0 open .. 1 closed, from joint_states' gripper_joint
+        self._finger_received = 0.0
         self._warned_arm_view: set[str] = set()
         self._left_running_at: float | None = None
         self._warned_no_pose = False
@@ -194,6 +196,12 @@ class RT2Node(Node):
 
     def _on_joint_states(self, msg: JointState) -> None:
         self.counters["joint_states"] += 1
+        p = self.params
+        if p.gripper_joint and p.gripper_joint in msg.name:
+            index = list(msg.name).index(p.gripper_joint)
+            if index < len(msg.position) and np.isfinite(msg.position[index]):
+                closure = (msg.position[index] - p.gripper_joint_open) / (p.gripper_joint_closed - p.gripper_joint_open)
+                self._finger_closure, self._finger_received = float(closure), time.monotonic()
 
     def _reject(self, kind: str, reason: str) -> None:
         key = f"{kind}: {re.sub(r'[0-9]+', 'N', reason)}"  # sizes vary; the kind of fault is what matters
@@ -287,7 +295,9 @@ class RT2Node(Node):
             missing = f"no recent end-effector pose on {p.pose_topic}"
         else:
             self.counters["arm_views"] += 1
-            return ArmView(calibration, position, p.object_height)
+            fresh = time.monotonic() - self._finger_received <= p.supervisor.image_timeout_s
+            holding = holds_object(self._finger_closure) if fresh else None
+            return ArmView(calibration, position, p.object_height, holding)
         if missing.split(" ")[0] not in self._warned_arm_view:  # once per kind of gap
             self._warned_arm_view.add(missing.split(" ")[0])
             self.get_logger().warning(f"camera_pose is set but {missing}: the model writes its own plan points")
