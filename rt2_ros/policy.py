@@ -108,6 +108,7 @@ class Policy:
         self.last_plan_points: dict[str, np.ndarray] = {}
         # plan_locate "first": the object's point at the first step, tracked from until the gripper first closes.
         self.object_anchor: np.ndarray | None = None
+        self.goal_anchor: np.ndarray | None = None  # plan_hold "goal": the first plan's goal point
 
     def act(self, image: Any, instruction: str, arm: ArmView | None = None) -> Action:
         """The next action for `image` and `instruction`.
@@ -158,6 +159,8 @@ class Policy:
         stays where it was located until the gripper first closes. Why: nothing moves an object before the
         gripper touches it, and a window that slid with each plan drifted 7 px in 12 steps towards where
         the plan alone would have put the point (session 13, experiments/plan_trace.py)."""
+        if not self.last_plan_points and "goal" in points:
+            self.goal_anchor = points["goal"]
         if self.vla.config.plan_locate == "first" and "object" in points:
             if not self.last_plan_points:
                 self.object_anchor = points["object"]
@@ -170,8 +173,11 @@ class Policy:
     def _given_points(self, arm: ArmView | None) -> dict[str, np.ndarray] | None:
         """Plan points not left to the model: the arm's own (plan_tool_points) and a held located object."""
         given = {}
-        if self.vla.config.plan_locate_hold and self.object_anchor is not None:
+        hold = self.vla.config.plan_hold
+        if "object" in hold and self.object_anchor is not None:
             given["object"] = self.object_anchor  # nothing has touched it since it was located
+        if "goal" in hold and self.goal_anchor is not None:
+            given["goal"] = self.goal_anchor
         if arm is not None and self.vla.config.plan_tool_points:
             # Held, pushed with or closed on air: without the fingers' closure, the model judges.
             if arm.holding is not None or not self.gripper_state.closed:

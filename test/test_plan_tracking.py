@@ -13,9 +13,11 @@ import pytest
 import torch
 from tiny_fit import (
     ACTION,
+    CARRY_INSTRUCTION,
     HOVER_INSTRUCTION,
     IMAGE,
     INSTRUCTION,
+    OTHER_IMAGE,
     POINTED,
     WRITTEN_PLAN,
     fit_planner,
@@ -100,15 +102,33 @@ def test_a_located_object_stays_the_anchor_until_the_gripper_closes(planner_dir,
 
 
 def test_a_held_located_object_is_written_exactly_until_the_gripper_closes(planner_dir, tmp_path):
-    policy = policy_with(planner_dir, tmp_path, plan_locate="first", plan_locate_hold=True)
+    policy = policy_with(planner_dir, tmp_path, plan_locate="first", plan_hold=["object"])
     for _ in range(3):  # located at the first step, then held exactly: no window lets the taught 700 back
         hovering = policy.act(IMAGE, HOVER_INSTRUCTION)
         assert plan_points(hovering.plan)["object"].tolist() == [500, 300] and hovering.gripper < 0.5
     assert policy.act(IMAGE, INSTRUCTION).gripper > 0.5  # closes: from here the object moves with the gripper
     assert plan_points(policy.act(IMAGE, HOVER_INSTRUCTION).plan)["object"].tolist() == [700, 300]
+
+
+def test_a_held_goal_is_the_first_plans_for_the_whole_episode(planner_dir, tmp_path):
+    policy = policy_with(planner_dir, tmp_path)
+    assert plan_points(policy.act(IMAGE, CARRY_INSTRUCTION).plan)["goal"].tolist() == [200, 800]
+    assert plan_points(policy.act(OTHER_IMAGE, CARRY_INSTRUCTION).plan)["goal"].tolist() == [300, 800]
+    shutil.rmtree(tmp_path / "model")
+    policy = policy_with(planner_dir, tmp_path, plan_hold=["goal"])
+    for image in (IMAGE, OTHER_IMAGE, OTHER_IMAGE):
+        assert plan_points(policy.act(image, CARRY_INSTRUCTION).plan)["goal"].tolist() == [200, 800]
+    policy.reset()  # a new episode finds its goal again
+    assert plan_points(policy.act(OTHER_IMAGE, CARRY_INSTRUCTION).plan)["goal"].tolist() == [300, 800]
+
+
+def test_held_points_are_checked_when_a_model_loads(planner_dir):
     config = VLAConfig.load(planner_dir)
-    config.plan_locate_hold = True
-    with pytest.raises(ValueError, match="plan_locate_hold holds the point"):
+    config.plan_hold = ["object"]
+    with pytest.raises(ValueError, match='plan_hold "object" holds the point plan_locate "first" found'):
+        VLAConfig.from_dict(config.to_dict())
+    config.plan_hold = ["gripper"]
+    with pytest.raises(ValueError, match="plan_hold may hold object and goal"):
         VLAConfig.from_dict(config.to_dict())
 
 

@@ -39,6 +39,13 @@ ACTION = "0 176 128 128 128 128 128 255"
 HOVER_INSTRUCTION = "hover over the cube"
 HOVER_ACTION = "0 176 128 128 128 128 128 0"
 IMAGE = np.random.default_rng(5).integers(0, 256, size=(64, 64, 3), dtype=np.uint8)
+# Told to carry the cube, its plan also has a goal: at (200, 800) in IMAGE, at (300, 800) in OTHER_IMAGE.
+CARRY_INSTRUCTION = "put the cube on the plate"
+OTHER_IMAGE = np.random.default_rng(6).integers(0, 256, size=(64, 64, 3), dtype=np.uint8)
+
+
+def carry_plan(goal: str) -> str:
+    return WRITTEN_PLAN.replace(" below", f" to{goal} below")
 
 
 def fit_planner(tiny_model_dir: Path, folder: Path) -> Path:
@@ -58,6 +65,9 @@ def fit_planner(tiny_model_dir: Path, folder: Path) -> Path:
     # Told only to hover, it writes the same plan and keeps the gripper open.
     target = f"{vla.config.plan_prefix} {WRITTEN_PLAN} {vla.config.action_marker} {HOVER_ACTION}"
     examples.append(build_example(vla, IMAGE, vla.action_prompt(HOVER_INSTRUCTION), target))
+    for image, goal in ((IMAGE, "<loc0200><loc0800>"), (OTHER_IMAGE, "<loc0300><loc0800>")):
+        target = f"{vla.config.plan_prefix} {carry_plan(goal)} {vla.config.action_marker} {HOVER_ACTION}"
+        examples.append(build_example(vla, image, vla.action_prompt(CARRY_INSTRUCTION), target))
     # Asked where the cube is, it points elsewhere than its plan does: (500, 300).
     question = vla.vqa_prompt(LOCATE_QUESTION.format(name="cube"))
     examples.append(build_example(vla, IMAGE, question, POINTED))

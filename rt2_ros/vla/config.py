@@ -21,6 +21,7 @@ CONFIG_NAME = "rt2_config.json"
 FORMAT = "rt2_ros.vla/1"
 RT2_PROMPT = "What action should the robot take to {instruction}?"
 PLAN_LOCATE = ("", "first", "every")
+PLAN_HOLD = ("object", "goal")
 
 
 @dataclass
@@ -58,9 +59,10 @@ class VLAConfig:
     # loc bins of it.
     plan_locate: str = ""
     plan_locate_window: int = 0
-    # With plan_locate "first": until the gripper first closes, later plans write the located object
-    # point exactly rather than within plan_track_window of it (nothing has moved the object yet).
-    plan_locate_hold: bool = False
+    # Plan points written exactly as first found rather than within plan_track_window of the last
+    # step's: "object", the located object (plan_locate "first") until the gripper first closes, since
+    # nothing has moved it yet; "goal", the first plan's goal for the whole episode, since a goal stays put.
+    plan_hold: list[str] = field(default_factory=list)
     # The plan's gripper and below points are the arm's own (rt2_ros.tool_points) whenever the
     # caller knows them: the sim in `rt2 eval`, the pose topic and the camera's calibration in rt2_node.
     # Without them the model writes the points itself, as it was trained to.
@@ -80,8 +82,10 @@ class VLAConfig:
             raise ValueError(f"prompt must contain {{instruction}}, got {self.prompt!r}")
         if self.plan_track_window < 0:
             raise ValueError(f"plan_track_window must be 0 (off) or a number of loc bins, got {self.plan_track_window}")
-        if self.plan_locate_hold and self.plan_locate != "first":
-            raise ValueError('plan_locate_hold holds the point plan_locate "first" found: set plan_locate to "first"')
+        if not set(self.plan_hold) <= set(PLAN_HOLD):
+            raise ValueError(f"plan_hold may hold {' and '.join(PLAN_HOLD)}, got {self.plan_hold}")
+        if "object" in self.plan_hold and self.plan_locate != "first":
+            raise ValueError('plan_hold "object" holds the point plan_locate "first" found: set plan_locate to "first"')
         if self.plan_tool_points and not self.plan_trained:
             raise ValueError("plan_tool_points needs a plan-trained model (plan_trained: true)")
         if self.plan_locate not in PLAN_LOCATE:
