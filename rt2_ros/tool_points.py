@@ -44,8 +44,11 @@ class CameraCalibration:
     position: np.ndarray
 
     def __post_init__(self) -> None:
-        if self.width <= 0 or self.height <= 0 or self.fx <= 0 or self.fy <= 0:
-            raise ValueError(f"camera calibration needs a positive image size and focal length, got {self}")
+        numbers = [self.width, self.height, self.fx, self.fy, self.cx, self.cy]
+        if not np.all(np.isfinite(numbers)) or min(numbers[:4]) <= 0:
+            raise ValueError(f"camera calibration needs a positive image size and focal length, got {numbers}")
+        if not np.all(np.isfinite(self.rotation)) or not np.all(np.isfinite(self.position)):
+            raise ValueError("camera pose must be finite")
         rotation = np.asarray(self.rotation, dtype=float)
         if rotation.shape != (3, 3) or not np.allclose(rotation.T @ rotation, np.eye(3), atol=1e-6):
             raise ValueError(f"camera rotation must be a 3x3 rotation matrix, got {rotation.tolist()}")

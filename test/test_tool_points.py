@@ -103,6 +103,10 @@ def test_quaternions_round_trip_and_bad_calibrations_are_refused():
         CameraCalibration.from_pose(64, 64, k, [0, 0, 1])
     with pytest.raises(ValueError, match="positive image size and focal length"):
         CameraCalibration.from_pose(64, 64, [0.0] * 9, [0, 0, 1, 0, 0, 0, 1])
+    with pytest.raises(ValueError, match="positive image size and focal length"):  # a corrupt CameraInfo
+        CameraCalibration.from_pose(64, 64, [float("nan")] * 9, [0, 0, 1, 0, 0, 0, 1])
+    with pytest.raises(ValueError, match="camera pose must be finite"):
+        CameraCalibration.from_pose(64, 64, k, [0, 0, float("inf"), 0, 0, 0, 1])
     camera = CameraCalibration.from_pose(64, 64, k, [0, 0, 1, 1, 0, 0, 0])  # turned to look down
     with pytest.raises(ValueError, match="behind the camera"):
         camera.pixel(np.array([0.0, 0.0, 2.0]))

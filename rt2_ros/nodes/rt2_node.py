@@ -288,18 +288,19 @@ class RT2Node(Node):
         calibration, position, received = self._calibration, self._ee_position, self._ee_received
         height, width = frame.pixels.shape[:2]
         if calibration is None:
-            missing = f"no CameraInfo on {p.camera_info_topic} yet"
+            gap, missing = "info", f"no CameraInfo on {p.camera_info_topic} yet"
         elif (calibration.height, calibration.width) != (height, width):
+            gap = "size"
             missing = f"CameraInfo is {calibration.width}x{calibration.height} but the image is {width}x{height}"
         elif position is None or time.monotonic() - received > p.supervisor.image_timeout_s:
-            missing = f"no recent end-effector pose on {p.pose_topic}"
+            gap, missing = "pose", f"no recent end-effector pose on {p.pose_topic}"
         else:
             self.counters["arm_views"] += 1
             fresh = time.monotonic() - self._finger_received <= p.supervisor.image_timeout_s
             holding = holds_object(self._finger_closure) if fresh else None
             return ArmView(calibration, position, p.object_height, holding)
-        if missing.split(" ")[0] not in self._warned_arm_view:  # once per kind of gap
-            self._warned_arm_view.add(missing.split(" ")[0])
+        if gap not in self._warned_arm_view:  # once per kind of gap
+            self._warned_arm_view.add(gap)
             self.get_logger().warning(f"camera_pose is set but {missing}: the model writes its own plan points")
         return None
 
