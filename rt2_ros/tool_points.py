@@ -89,22 +89,6 @@ def quaternion_matrix(quaternion: list[float]) -> np.ndarray:
     )
 
 
-def matrix_quaternion(rotation: np.ndarray) -> np.ndarray:
-    """(x, y, z, w) of a 3x3 rotation matrix: the inverse of quaternion_matrix (Shepperd's method)."""
-    m = np.asarray(rotation, dtype=float)
-    trace = np.trace(m)
-    if trace > 0:
-        s = 2 * np.sqrt(1 + trace)
-        q = [(m[2, 1] - m[1, 2]) / s, (m[0, 2] - m[2, 0]) / s, (m[1, 0] - m[0, 1]) / s, s / 4]
-    else:
-        i = int(np.argmax(np.diag(m)))
-        j, k = (i + 1) % 3, (i + 2) % 3
-        s = 2 * np.sqrt(1 + m[i, i] - m[j, j] - m[k, k])
-        q = [0.0, 0.0, 0.0, (m[k, j] - m[j, k]) / s]
-        q[i], q[j], q[k] = s / 4, (m[j, i] + m[i, j]) / s, (m[k, i] + m[i, k]) / s
-    return np.array(q)
-
-
 # Finger closure (0 open .. 1 closed) between these: stopped by something between the fingers. Measured
 # in the sim: 0.32-0.62 around its 3.5-5.5 cm objects on both arms, 0.98-1.0 closed on air.
 HOLDING_CLOSURE = (0.1, 0.85)

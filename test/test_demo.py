@@ -41,4 +41,3 @@ def test_demo_drives_the_sim_prints_steps_and_writes_a_gif(taught_model_dir, tmp
     assert moved and 0 < float(moved.group(1)) < float(moved.group(2)), done.stdout[-2000:]
     frames = iio.imread(gif)
     assert frames.ndim == 4 and frames.shape[0] >= 2 and frames.shape[-1] == 3
-

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mujoco
 import numpy as np
 import pytest
 import yaml
@@ -11,7 +12,7 @@ from rt2_ros.paths import share_path
 from rt2_ros.plan_grammar import plan_points
 from rt2_ros.sim import TabletopSim
 from rt2_ros.sim.expert import run_expert
-from rt2_ros.tool_points import ArmView, CameraCalibration, holds_object, matrix_quaternion, quaternion_matrix
+from rt2_ros.tool_points import ArmView, CameraCalibration, holds_object, quaternion_matrix
 
 
 @pytest.fixture(scope="module", params=["ur5e", "panda"])
@@ -89,6 +90,13 @@ def test_the_fingers_closure_tells_a_held_object_from_fingers_closed_on_air(robo
     assert holds_object(sim.gripper_position()) is False
     assert holds_object(None) is None and holds_object(float("nan")) is None
     sim.close()
+
+
+def matrix_quaternion(rotation: np.ndarray) -> np.ndarray:
+    """(x, y, z, w) of a rotation matrix, by MuJoCo's own conversion (which orders w first)."""
+    wxyz = np.zeros(4)
+    mujoco.mju_mat2Quat(wxyz, np.ascontiguousarray(rotation).reshape(-1))
+    return np.roll(wxyz, -1)
 
 
 def test_quaternions_round_trip_and_bad_calibrations_are_refused():

@@ -13,6 +13,7 @@ from rclpy.node import Node
 
 from rt2_ros.safety import SafetyLimits
 from rt2_ros.supervisor import SupervisorConfig
+from rt2_ros.tool_points import SIM_OBJECT_HEIGHT
 
 # name -> (default, description)
 PARAMETERS: dict[str, tuple[object, str]] = {
@@ -33,7 +34,7 @@ PARAMETERS: dict[str, tuple[object, str]] = {
     # The plan's gripper and below points from the arm's pose instead of the model, for models with
     # plan_tool_points (rt2_ros.tool_points): needs pose_topic, camera_info_topic and this calibration.
     "camera_pose": ([0.0], "camera optical frame in servo_frame, [x y z qx qy qz qw] ([0.0] = not calibrated)"),
-    "object_height": (0.0225, "m in servo_frame: height of the objects' centres standing on the table"),
+    "object_height": (SIM_OBJECT_HEIGHT, "m in servo_frame: height of the objects' centres standing on the table"),
     "gripper_joint": ("", "joint in joint_states_topic whose position tells how far the fingers closed ('' = none)"),
     "gripper_joint_open": (0.0, "that joint's position with the gripper open"),
     "gripper_joint_closed": (1.0, "that joint's position with the gripper closed on nothing"),

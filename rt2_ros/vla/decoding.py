@@ -156,8 +156,9 @@ def decode_with_plan(
     plan_track_window set, its object and goal points are written near them (_PointTracker).
     locate(name): the same model's answer to "point to the <name>." as (row, column) loc bins; when
     given, the object's point is written within plan_locate_window of it (_PointTracker).
-    given: plan points known without the model, {"gripper" | "below": (row, column) loc bins}
-    (rt2_ros.tool_points.ArmView); the plan writes exactly these where it writes those points.
+    given: plan points not left to the model, {key: (row, column) loc bins}: the arm's gripper and
+    below points (rt2_ros.tool_points.ArmView) and points held by plan_hold (Policy._given_points);
+    the plan writes exactly these where it writes those points.
     With plan_offsets_by_code, the plan stops after its `below` point and the offsets are computed.
     """
     config = vla.config
@@ -214,7 +215,7 @@ class _PointTracker:
     7.5 px on unseen first frames), and a first point a few pixels off was then held there by the
     tracking window while the arm closed beside the object.
 
-    given: points written exactly as given (the gripper's and the below point, from the arm's state).
+    given: points written exactly as given (the arm's gripper and below points, points held by plan_hold).
 
     Nothing in transformers constrains a token by what an earlier call decoded, hence this hook.
     """
