@@ -7,6 +7,8 @@ an instruction (re-sent whenever the model terminates), and reads what the node 
   receipt_to_policy (waiting for the next control tick included), policy, policy_to_publish (twist,
   gripper and VLAAction out), image_to_twist (receipt -> twist published);
 - the achieved control rate against the configured one.
+The node streams here (settle_ms -1: each action on the newest frame), so the rate measures the node and
+the model; by default it waits for a frame taken after the last action, which sets the rate by design.
 The ROS layer's cost is decode + policy_to_publish (what the node adds around Policy.act).
 Run: `rt2 bench node [--seconds 20] [--model PATH ...]`; writes bench/results/node.json.
 Models default to the tiny model taught to move (built here) and models/rt2-sim when it exists.
@@ -71,7 +73,7 @@ def measure(model: Path, instruction: str, seconds: float) -> dict:
 
     node_process = subprocess.Popen(
         [sys.executable, "-m", "rt2_ros.cli", "node", "--ros-args", "-p", f"model_path:={model}",
-         "-p", f"control_rate:={CONTROL_RATE}", "-p", "pose_topic:=''"],
+         "-p", f"control_rate:={CONTROL_RATE}", "-p", "pose_topic:=''", "-p", "settle_ms:=-1.0"],
         cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     rclpy.init()

@@ -22,6 +22,9 @@ class SupervisorConfig:
     image_timeout_s: float = 0.5  # no new frame for this long -> zero twist (stale-image watchdog)
     instruction_timeout_s: float = 120.0  # an episode longer than this is stopped
     command_max_age_s: float = 0.1  # an action's twist is published this long (one period: its delta, once)
+    # A frame shows an action's result only if captured this long after its twist stopped; None: any new
+    # frame will do. Why: the model was trained and is evaluated on the frame after each action.
+    settle_s: float | None = 0.05
     action_scale: tuple[float, ...] = (1.0,) * 6  # per-dimension factor on the decoded deltas
     limits: SafetyLimits = field(default_factory=SafetyLimits)
 
@@ -108,6 +111,20 @@ class Supervisor:
 
     def frame_is_fresh(self, now: float) -> bool:
         return self._last_frame is not None and now - self._last_frame <= self.config.image_timeout_s
+
+    def action_ends_at(self) -> float | None:
+        """When the last action's twist stops (its delta moved once); None without one in force."""
+        return None if self._action_time is None else self._action_time + self.config.command_max_age_s
+
+    def frame_follows_action(self, captured: float) -> bool:
+        """Whether a frame captured at `captured` shows the arm after the last action's motion ended.
+
+        The model was trained and is evaluated lockstep: each frame comes after the previous action has
+        moved the arm. Live, a model slower than the camera would otherwise act on a frame taken while
+        (or before) its last action moved the arm, and its next step would answer a scene already gone.
+        """
+        ends = self.action_ends_at()
+        return self.config.settle_s is None or ends is None or captured >= ends + self.config.settle_s
 
     def should_infer(self, now: float) -> bool:
         self._check_instruction_timeout(now)

@@ -160,3 +160,23 @@ def test_published_twists_respect_limits_and_workspace():
     command = supervisor.command(0.01, np.array([0.3, 0.0, 0.005]))  # just above the floor (z min 0)
     assert np.linalg.norm(command.linear) <= 0.2 + 1e-9 and np.linalg.norm(command.angular) <= 1.0 + 1e-9
     assert command.linear[2] == 0.0
+
+
+def test_the_next_action_waits_for_a_frame_taken_after_the_last_one_moved_the_arm():
+    supervisor = running()  # command_max_age 0.5 s, settle 0.05 s
+    assert supervisor.frame_follows_action(0.0)  # no action yet: any frame will do
+    supervisor.on_action(FORWARD, 0.0, False, 1.0)
+    assert supervisor.action_ends_at() == pytest.approx(1.5)
+    assert not supervisor.frame_follows_action(1.0)  # taken as the action began: it shows the arm before it
+    assert not supervisor.frame_follows_action(1.52)  # the twist stopped, the arm is still settling
+    assert supervisor.frame_follows_action(1.56)
+    supervisor.on_action(FORWARD, 0.0, True, 2.0)  # terminate: nothing in force, nothing to wait for
+    assert supervisor.action_ends_at() is None and supervisor.frame_follows_action(2.0)
+
+
+def test_without_settling_any_new_frame_will_do():
+    supervisor = Supervisor(SupervisorConfig(settle_s=None))
+    supervisor.on_frame(0.0)
+    supervisor.on_instruction("go", 0.0)
+    supervisor.on_action(FORWARD, 0.0, False, 1.0)
+    assert supervisor.frame_follows_action(1.0)

@@ -56,6 +56,9 @@ PARAMETERS: dict[str, tuple[object, str]] = {
     # moves the arm by its delta once even when the model runs slower than control_rate (the demo at
     # ~6 Hz moved the tool x1.12 the actions' path with 500 ms, x0.98 with 100 ms; session 13).
     "command_max_age_ms": (100.0, "an action's twist is published this long after it arrives, then zero"),
+    # Lockstep as in training and `rt2 eval`: the next action answers a frame taken after the last one's
+    # motion. Without it the demo acted on frames up to 0.25 s old and closed its gripper above the cube.
+    "settle_ms": (50.0, "act only on a frame taken this long after the last action's twist ended (-1 = any new frame)"),
     "max_instruction_bytes": (2048, "longer instructions are refused"),
     "dry_run": (False, "compute and publish actions, never command the arm or gripper"),
     "home_joint_positions": ([0.0], "joint positions of the home pose for moveit_py ([0.0] = use named state)"),
@@ -124,6 +127,7 @@ def settings_from_values(values: dict) -> NodeParams:
         image_timeout_s=values["image_timeout_ms"] / 1000.0,
         instruction_timeout_s=values["instruction_timeout_s"],
         command_max_age_s=values["command_max_age_ms"] / 1000.0,
+        settle_s=values["settle_ms"] / 1000.0 if values["settle_ms"] >= 0 else None,
         action_scale=tuple(float(v) for v in values["action_scale"]),
         limits=SafetyLimits(
             max_linear_speed=values["max_linear_speed"],

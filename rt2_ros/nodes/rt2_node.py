@@ -48,6 +48,7 @@ class Frame:
     pixels: np.ndarray  # HxWx3 uint8 RGB
     stamp: Time  # the camera's header stamp: VLAAction carries it, so an action names its frame
     received: float  # time.monotonic() at receipt
+    captured: float  # time.monotonic() when the camera took it: from the stamp when that is on this clock
 
 
 class RT2Node(Node):
@@ -59,7 +60,8 @@ class RT2Node(Node):
         self._lock = threading.Lock()
         self._frame: Frame | None = None
         self.latency = LatencyStats()
-        self._twist_lock = threading.Lock()  # two threads publish twists; stamps must stay in order
+        # Two threads publish twists: a command is decided and sent under this lock, so they go out in order.
+        self._twist_lock = threading.RLock()
         self._frame_seq = 0
         self._used_seq = 0
         self._ee_position: np.ndarray | None = None
@@ -78,6 +80,8 @@ class RT2Node(Node):
         self._last_inference_start: float | None = None
         self._stopping = threading.Event()
         self._reset_policy = threading.Event()
+        self._frame_arrived = threading.Event()
+        self._ended_action: float | None = None  # the end time of the last action whose twist was stopped
         self._create_interfaces()
         self._worker = threading.Thread(target=self._inference_loop, name="rt2_inference", daemon=True)
         self._worker.start()
@@ -152,20 +156,23 @@ class RT2Node(Node):
     def _store_frame(self, header, decode) -> None:
         received = time.monotonic()
         self.counters["frames_received"] += 1
+        transport_ns = self.get_clock().now().nanoseconds - Time.from_msg(header.stamp).nanoseconds
+        on_this_clock = 0 <= transport_ns < 10**9  # a bag's or another clock's stamps say nothing here
+        captured = received - transport_ns / 1e9 if on_this_clock else received
         try:
-            frame = Frame(decode(), header.stamp, received)
+            frame = Frame(decode(), header.stamp, received, captured)
         except BadFrameError as error:
             self._reject("image", str(error))
             return
         self.latency.add("decode_ms", (time.monotonic() - received) * 1000.0)
-        transport_ns = self.get_clock().now().nanoseconds - Time.from_msg(header.stamp).nanoseconds
-        if 0 <= transport_ns < 10**9:  # only meaningful for live frames stamped on this clock
+        if on_this_clock:
             self.latency.add("transport_ms", transport_ns / 1e6)
         with self._lock:
             if self._frame_seq > self._used_seq:
                 self.counters["frames_dropped"] += 1  # superseded before the model saw it
             self._frame, self._frame_seq = frame, self._frame_seq + 1
             self.supervisor.on_frame(time.monotonic())
+        self._frame_arrived.set()
 
     def _on_instruction(self, payload: bytes) -> None:
         try:
@@ -217,13 +224,23 @@ class RT2Node(Node):
         next_tick = time.monotonic()
         while not self._stopping.is_set():
             self._stopping.wait(max(0.0, next_tick - time.monotonic()))
-            next_tick = max(next_tick + period, time.monotonic())  # late: skip, never burst
+            self._frame_arrived.clear()  # before looking, so a frame arriving after the look wakes the wait
             with self._lock:
-                now = time.monotonic()
-                if not self.supervisor.should_infer(now) or self._frame_seq == self._used_seq:
-                    continue
-                frame, self._used_seq = self._frame, self._frame_seq
-                instruction, episode = self.supervisor.instruction, self.supervisor.episode
+                action_ends = self.supervisor.action_ends_at()
+                frame = self._frame
+                ready = (
+                    self.supervisor.should_infer(time.monotonic())
+                    and self._frame_seq != self._used_seq
+                    and self.supervisor.frame_follows_action(frame.captured)
+                )
+                if ready:
+                    self._used_seq = self._frame_seq
+                    instruction, episode = self.supervisor.instruction, self.supervisor.episode
+            if not ready:
+                self._end_action_on_time(action_ends, period)
+                self._frame_arrived.wait(period)  # no frame to act on yet: the next one may be
+                continue
+            next_tick = max(next_tick + period, time.monotonic())  # late: skip, never burst
             try:
                 self._run_policy(frame, instruction, episode)
             except Exception as error:  # this thread must outlive anything: a dead one would never move again
@@ -231,6 +248,21 @@ class RT2Node(Node):
                     self.supervisor.on_fault(f"{type(error).__name__}: {error}", time.monotonic())
                     self._track_running()
                 self.get_logger().error(f"inference step failed, arm stopped: {type(error).__name__}: {error}")
+
+    def _end_action_on_time(self, action_ends: float | None, period: float) -> None:
+        """Stop the last action's twist when its time is up rather than at the next servo tick.
+
+        Why: Servo holds a twist until the next one, so a window ended by the 50 Hz tick ran 0-20 ms
+        long and each action moved the arm 1.1-1.2 times its delta in the demo (rt2 eval: exactly 1).
+        """
+        if action_ends is None or action_ends == self._ended_action:
+            return
+        wait = action_ends - time.monotonic()
+        if wait > period:
+            return  # not due before the next look
+        self._stopping.wait(max(0.0, wait))
+        self._ended_action = action_ends
+        self._publish_servo_command()
 
     def _run_policy(self, frame: Frame, instruction: str, episode: int) -> None:
         if self._reset_policy.is_set():
@@ -314,6 +346,10 @@ class RT2Node(Node):
             self._left_running_at = time.monotonic()
 
     def _publish_servo_command(self) -> None:
+        with self._twist_lock:
+            self._decide_and_send_servo_command()
+
+    def _decide_and_send_servo_command(self) -> None:
         now = time.monotonic()
         with self._lock:
             self._track_running()
