@@ -41,3 +41,17 @@ def test_demo_drives_the_sim_prints_steps_and_writes_a_gif(taught_model_dir, tmp
     assert moved and 0 < float(moved.group(1)) < float(moved.group(2)), done.stdout[-2000:]
     frames = iio.imread(gif)
     assert frames.ndim == 4 and frames.shape[0] >= 2 and frames.shape[-1] == 3
+
+
+@pytest.mark.slow
+def test_the_default_model_lifts_the_cube_in_the_readmes_demo(tmp_path):
+    """The README's main job as it runs there: the default model, task and seed, over DDS, to a success."""
+    gif = tmp_path / "demo.gif"
+    done = subprocess.run(
+        [sys.executable, "-m", "rt2_ros.nodes.sim_demo", "--timeout", "90", "--gif", str(gif)],
+        cwd=REPO, capture_output=True, text=True, timeout=400,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "instruction: 'lift the orange cube'" in done.stdout
+    assert re.search(r"success after \d+ steps", done.stdout)
+    assert iio.imread(gif).shape[0] >= 10
