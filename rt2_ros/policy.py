@@ -181,7 +181,10 @@ class Policy:
         if arm is not None and self.vla.config.plan_tool_points:
             # Held, pushed with or closed on air: without the fingers' closure, the model judges.
             if arm.holding is not None or not self.gripper_state.closed:
-                given.update(arm.plan_points())
+                points = arm.plan_points()
+                if self.vla.config.plan_offsets != "below-goal":
+                    del points["below_goal"]
+                given.update(points)
         return given or None
 
     def _locator(self, image: Any) -> Callable[[str], np.ndarray | None] | None:

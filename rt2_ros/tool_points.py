@@ -111,12 +111,17 @@ class ArmView:
     holding: bool | None = None  # holds_object(the fingers' closure); None: not measured
 
     def plan_points(self) -> dict[str, np.ndarray]:
-        """{"gripper", "below"}: (row, column) loc bins as `rt2 plans` writes them for the expert's episodes.
+        """{"gripper", "below", "below_goal"}: (row, column) loc bins as `rt2 plans` writes them for the
+        expert's episodes.
 
         While the fingers hold something it is at the tool, so the below point is the tool's own, as
         rt2_ros.data.plan_points.below_text writes it for a carried object; otherwise (open, pushing
         with closed fingers, or closed on air) the tool is lowered to the objects' height.
+        below_goal is the below point of plans with offsets "below-goal" when the task has a goal: while
+        holding, the tool lowered to the goal's height, taken as the objects' height (the goal is an
+        object or a tile on the same table).
         """
         tool = np.asarray(self.tool_position, dtype=float)
-        below = tool if self.holding else np.array([tool[0], tool[1], self.object_height])
-        return {"gripper": self.camera.loc(tool), "below": self.camera.loc(below)}
+        lowered = self.camera.loc(np.array([tool[0], tool[1], self.object_height]))
+        below = self.camera.loc(tool) if self.holding else lowered
+        return {"gripper": self.camera.loc(tool), "below": below, "below_goal": lowered}

@@ -203,6 +203,29 @@ def test_the_arms_own_points_replace_the_ones_the_model_writes(planner_dir, tmp_
     assert plan_points(policy.act(IMAGE, HOVER_INSTRUCTION, unknown).plan)["below"].tolist() == given["below"].tolist()
 
 
+def test_below_goal_offsets_lower_a_carried_objects_tool_to_the_goal_when_the_plan_has_one(planner_dir, tmp_path):
+    """With offsets "below-goal", while the fingers hold the object the below point is the tool lowered to the
+    table (where the goal is), so move = goal - below is zero exactly over the goal, as in the training plans."""
+    policy = policy_with(
+        planner_dir, tmp_path, plan_tool_points=True, plan_offsets_by_code=True, plan_offsets="below-goal"
+    )
+    # A tool the camera sees where the planner learnt to write the gripper, so it goes on writing its plan.
+    holding = ArmView(DOWN_CAMERA, np.array([-0.0082, 0.07655, 0.3]), object_height=0.02, holding=True)
+    given = holding.plan_points()
+    assert given["gripper"].tolist() == [400, 500]
+    assert given["below_goal"].tolist() != given["below"].tolist() == given["gripper"].tolist()
+    carry = plan_points(policy.act(IMAGE, CARRY_INSTRUCTION, holding).plan)
+    assert carry["below"].tolist() == given["below_goal"].tolist()
+    assert carry["move"].tolist() == (carry["goal"] - carry["below"] + 512).tolist()
+    # No goal in the plan (a pick): a held object's below point stays the tool's own.
+    policy.reset()
+    assert plan_points(policy.act(IMAGE, INSTRUCTION, holding).plan)["below"].tolist() == given["gripper"].tolist()
+    # Offsets "below": the carried object's below point is the tool's, goal or not.
+    shutil.rmtree(tmp_path / "model")
+    below = policy_with(planner_dir, tmp_path, plan_tool_points=True, plan_offsets_by_code=True)
+    assert plan_points(below.act(IMAGE, CARRY_INSTRUCTION, holding).plan)["below"].tolist() == given["gripper"].tolist()
+
+
 def test_without_the_setting_or_the_arms_state_the_model_writes_its_own_points(planner_dir, tmp_path):
     arm = ArmView(DOWN_CAMERA, TOOL, object_height=0.02, holding=False)
     assert policy_with(planner_dir, tmp_path, plan_tool_points=False).act(IMAGE, INSTRUCTION, arm).plan == WRITTEN_PLAN

@@ -65,6 +65,30 @@ def test_the_points_are_those_rt2_plans_wrote_for_the_training_episodes():
     sim.close()
 
 
+def test_while_an_object_is_carried_below_goal_is_the_training_plans_point_at_the_goals_height():
+    """Offsets "below-goal": along an expert place_on episode, grasp and carry included, the arm's below_goal
+    point (holding read from the fingers' closure) is the training plans' to about a pixel, until the release
+    (from there the training plans lower the tool to the stacked object's height, the arm to the table's)."""
+    sim = TabletopSim("ur5e", cameras={"scene": (96, 96)})
+    episode = run_expert(sim, "place_on", seed=3)
+    assert episode.success
+    sim.reset("place_on", 3)
+    camera = sim.camera_calibration("scene")
+    carried = 0
+    for step in episode.steps:
+        if sim.gripper_command > 0.5 > step.action[6]:
+            break  # the release
+        true = plan_points(plan_text(sim) + " " + below_text(sim, goal_height=True))
+        arm = ArmView(camera, sim.tcp_pose()[0], holding=holds_object(sim.gripper_position())).plan_points()
+        assert np.abs(arm["below_goal"] - true["below"]).max() <= 12  # ~1 px at 96 px: heights differ by 1 cm
+        carried += bool(arm["below_goal"].tolist() != arm["below"].tolist())
+        sim.command_twist(step.action[:6] * sim.control_rate_hz)
+        sim.command_gripper(step.action[6])
+        sim.step_control()
+    assert carried > 10  # the carry was compared, where "below" would be the tool's own point
+    sim.close()
+
+
 def test_while_holding_the_below_point_is_the_tool_as_for_a_carried_object():
     camera = CameraCalibration(64, 64, 64.0, 64.0, 32.0, 32.0, np.diag([1.0, -1.0, -1.0]), np.array([0.0, 0.0, 1.0]))
     tool = np.array([0.1, 0.05, 0.3])

@@ -200,6 +200,7 @@ TRACKED_POINTS = ("object", "goal")  # they move only when carried or pushed: a 
 _ENDS_WITH_BELOW = re.compile(r"below<loc\d{4}><loc\d{4}>$")
 _ENDS_WITH_POINT = re.compile(r"(\w+)<loc\d{4}><loc\d{4}>$")
 _SEGMENT = re.compile(r"<loc(\d{4})>|[^<]+")
+_HAS_GOAL = re.compile(r"\bto<loc\d{4}><loc\d{4}>")
 
 
 class _PointTracker:
@@ -243,6 +244,8 @@ class _PointTracker:
                 return int(torch.argmax(logits.index_fill(0, self.loc_ids, float("-inf"))))
             return token
         key, label, coordinate = where
+        if key == "below" and "below_goal" in self.given and _HAS_GOAL.search(text):
+            key = "below_goal"  # offsets "below-goal": a carried object's below point is at its goal's height
         if key in self.given:
             return int(self.loc_ids[int(self.given[key][coordinate])])
         anchor, window = None, self.track_window
