@@ -24,6 +24,8 @@ INSTRUCTION = "/instruction"
 TWIST = "/servo_node/delta_twist_cmds"
 GRIPPER = "/gripper/command"
 JOINTS = "/joint_states"
+POSE = "/ee_pose"
+CAMERA_INFO = "/camera/color/camera_info"
 
 
 @dataclass
@@ -59,13 +61,24 @@ def expected_action(tick: Tick) -> np.ndarray:
     return np.append(tick.twist * 0.1, tick.gripper).astype(np.float32)
 
 
-def _messages(ticks: list[Tick], encoding: str, wrist: bool, joints: bool):
-    """(topic, msgtype, time_ns, fields) in time order, as plain dicts both writers accept."""
+def tool_position(k: int) -> np.ndarray:
+    """Where the tool is at tick k in bags written with arm=True (PoseStamped on POSE, base frame)."""
+    return np.array([0.1 - 0.01 * k, 0.05, 0.3])
+
+
+def _messages(ticks: list[Tick], encoding: str, wrist: bool, joints: bool, arm: tuple[str, ...] = ()):
+    """(topic, msgtype, time_ns, fields) in time order, as plain dicts both writers accept.
+
+    arm: the instructions during which the arm's state goes out too: the tool's pose, the scene camera's
+    CameraInfo (fx = fy = image width, centred) and the fingers' closure as the joint "gripper".
+    """
     current = None
     for k, tick in enumerate(ticks):
         if tick.instruction != current:
             current = tick.instruction
             yield INSTRUCTION, "std_msgs/msg/String", tick.time_ns - 5_000_000, {"data": tick.instruction}
+        if tick.instruction in arm:
+            yield from _arm_state(tick, k)
         yield CAMERA, *_image(tick.image, tick.time_ns, encoding)
         if wrist:
             yield WRIST, *_image(tick.wrist, tick.time_ns + 1_000, "bgr8")
@@ -78,6 +91,22 @@ def _messages(ticks: list[Tick], encoding: str, wrist: bool, joints: bool):
         }
         yield TWIST, "geometry_msgs/msg/TwistStamped", tick.time_ns + 20_000_000, twist
         yield GRIPPER, "std_msgs/msg/Float64", tick.time_ns + 20_100_000, {"data": tick.gripper}
+
+
+def _arm_state(tick: Tick, k: int):
+    time_ns, (height, width) = tick.time_ns - 1_000_000, tick.image.shape[:2]
+    x, y, z = (float(v) for v in tool_position(k))
+    header = {"stamp": _stamp(time_ns), "frame_id": "base_link"}
+    pose = {"position": {"x": x, "y": y, "z": z}, "orientation": {"x": 0.0, "y": 0.0, "z": 0.0, "w": 1.0}}
+    yield POSE, "geometry_msgs/msg/PoseStamped", time_ns, {"header": header, "pose": pose}
+    k_matrix = np.array([width, 0, width / 2, 0, width, height / 2, 0, 0, 1], dtype=float)
+    info = {"header": header | {"frame_id": "camera_color_optical_frame"}, "height": height, "width": width}
+    info |= {"distortion_model": "plumb_bob", "d": np.zeros(5), "k": k_matrix, "r": np.eye(3).ravel()}
+    info |= {"p": np.zeros(12), "binning_x": 0, "binning_y": 0}
+    info |= {"roi": {"x_offset": 0, "y_offset": 0, "height": 0, "width": 0, "do_rectify": False}}
+    yield CAMERA_INFO, "sensor_msgs/msg/CameraInfo", time_ns + 1, info
+    joints = {"header": header, "name": ["gripper"], "position": np.array([tick.gripper * 0.5])}
+    yield JOINTS, "sensor_msgs/msg/JointState", time_ns + 2, joints | {"velocity": np.zeros(1), "effort": np.zeros(1)}
 
 
 def _stamp(time_ns: int) -> dict:
@@ -126,12 +155,14 @@ def write_with_rosbags(
     encoding: str = "rgb8",
     wrist: bool = False,
     joints: bool = False,
+    arm: tuple[str, ...] = (),
 ) -> Path:
     store = rt2_typestore()
     plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
+    messages = sorted(_messages(ticks, encoding, wrist, joints, arm), key=lambda m: m[2])
     with Writer(path, version=9, storage_plugin=plugin) as writer:
         connections = {}
-        for topic, msgtype, time_ns, fields in sorted(_messages(ticks, encoding, wrist, joints), key=lambda m: m[2]):
+        for topic, msgtype, time_ns, fields in messages:
             if topic not in connections:
                 connections[topic] = writer.add_connection(topic, msgtype, typestore=store)
             writer.write(connections[topic], time_ns, store.serialize_cdr(_to_rosbags(store, msgtype, fields), msgtype))

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from rt2_ros.bag.arm_states import ArmSettings, ArmStates
 from rt2_ros.bag.convert import BagConverter, ConversionOptions
 from rt2_ros.bag.reader import BagError, BagReader
 from rt2_ros.bag.writer import BagWriter
@@ -37,8 +38,13 @@ def replay_offline(
     camera: str | None = None,
     max_steps: int = 0,
     progress: Callable[[int], Any] | None = None,
+    arm: ArmSettings | None = None,
 ) -> dict[str, Any]:
-    """Replay `bag` through `policy` (rt2_ros.policy.Policy); write out/{report.json, actions.png, predictions/}."""
+    """Replay `bag` through `policy` (rt2_ros.policy.Policy); write out/{report.json, actions.png, predictions/}.
+
+    arm: rt2_node's tool-point parameters; each step then also gets the arm's state logged in the bag
+    (rt2_ros.bag.arm_states), as the node gave it live, for models with plan_tool_points.
+    """
     options = options or ConversionOptions()
     camera = camera or next(iter(options.cameras))
     if camera not in options.cameras:
@@ -50,7 +56,7 @@ def replay_offline(
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        rows = _run(bag, policy, tmp / "predictions", options, camera, max_steps, progress)
+        rows = _run(bag, policy, tmp / "predictions", options, camera, max_steps, progress, arm)
         if not rows:
             raise BagError(f"{bag}: no steps to replay (no twist while an instruction was set)")
         report = _report(bag, policy, camera, options, rows)
@@ -63,11 +69,12 @@ def replay_offline(
     return report
 
 
-def _run(bag, policy, predictions: Path, options, camera, max_steps, progress) -> list[dict[str, Any]]:
+def _run(bag, policy, predictions: Path, options, camera, max_steps, progress, arm) -> list[dict[str, Any]]:
     tokenizer = policy.vla.actions
     period_s = 1.0 / options.rate_hz
     rows: list[dict[str, Any]] = []
     with BagReader(bag) as reader, BagWriter(predictions) as writer:
+        arm_states = ArmStates(reader, arm) if arm is not None else None
         types = writer.types()
         writer.add_topic(ACTION_TOPIC, "rt2_ros/msg/VLAAction")
         writer.add_topic(TWIST_TOPIC, "geometry_msgs/msg/TwistStamped")
@@ -76,8 +83,10 @@ def _run(bag, policy, predictions: Path, options, camera, max_steps, progress) -
         for index, episode in enumerate(BagConverter(reader, options).episodes()):
             policy.reset()  # a new episode, as the node does on a new instruction
             for step, stamp in zip(episode.steps, episode.metadata["step_times_ns"], strict=True):
+                image = step.images[camera]
+                view = arm_states.view(stamp, image.shape) if arm_states is not None else None
                 start = time.perf_counter()
-                action = policy.act(step.images[camera], step.instruction)
+                action = policy.act(image, step.instruction, view)
                 latency_ms = 1e3 * (time.perf_counter() - start)
                 rows.append(
                     {
@@ -91,6 +100,7 @@ def _run(bag, policy, predictions: Path, options, camera, max_steps, progress) -
                         "predicted_tokens": np.asarray(action.tokens),
                         "latency_ms": latency_ms,
                         "model_ms": action.timing_ms.get("model", float("nan")),
+                        "arm_state": view is not None,
                     }
                 )
                 _write_prediction(writer, types, stamp, step.instruction, action, latency_ms, policy.name, period_s)
@@ -171,6 +181,7 @@ def _report(bag, policy, camera: str, options: ConversionOptions, rows: list[dic
             "model_mean": float(np.nanmean([r["model_ms"] for r in rows])),
         },
         "replay_steps_per_s": len(rows) / wall_s if wall_s > 0 else float("inf"),
+        "steps_with_arm_state": int(sum(r["arm_state"] for r in rows)),  # the tool points (--params-file)
         "outputs": {"plot": "actions.png", "predictions_bag": "predictions"},
     }
 

@@ -35,6 +35,13 @@ def _parser() -> argparse.ArgumentParser:
     offline.add_argument("--control-rate", type=float, default=10.0, help="Hz (default: %(default)s)")
     offline.add_argument("--decoding", default="kv", help="Policy decoding (default: %(default)s)")
     offline.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: all)")
+    offline.add_argument(
+        "--params-file",
+        action="append",
+        metavar="YAML",
+        help="rt2_node's parameter files (e.g. config/rt2_in_sim.yaml): the plan's tool points from the bag's "
+        "pose, CameraInfo and joint states, as the node gave them (models with plan_tool_points)",
+    )
     offline.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -42,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
 def offline(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from rt2_ros.bag.arm_states import ArmSettings
     from rt2_ros.bag.cli import _camera
     from rt2_ros.bag.convert import ConversionOptions
     from rt2_ros.bag.offline_replay import replay_offline
@@ -66,10 +74,18 @@ def offline(args: argparse.Namespace) -> int:
         options.cameras = cameras
     out = Path(args.out or f"replay_{Path(args.bag).name.removesuffix('.mcap')}")
     try:
+        arm = ArmSettings.from_params_files(args.params_file) if args.params_file else None
         policy = Policy.from_pretrained(args.model, decoding=args.decoding)
         with tqdm(unit="step", desc="replaying", disable=args.quiet, file=sys.stderr) as bar:
             report = replay_offline(
-                args.bag, policy, out, options, camera=args.policy_camera, max_steps=args.max_steps, progress=bar.update
+                args.bag,
+                policy,
+                out,
+                options,
+                camera=args.policy_camera,
+                max_steps=args.max_steps,
+                progress=bar.update,
+                arm=arm,
             )
     except (BagError, ValueError, OSError) as error:
         print(f"rt2 replay --offline: error: {error}", file=sys.stderr)
@@ -85,6 +101,8 @@ def offline(args: argparse.Namespace) -> int:
         f"  latency mean {latency['mean']:.1f} ms, p90 {latency['p90']:.1f} ms; "
         f"{report['replay_steps_per_s']:.2f} steps/s"
     )
+    if arm is not None:
+        print(f"  the arm's state (tool points) given at {report['steps_with_arm_state']} of {report['steps']} steps")
     print(f"wrote {out}/report.json, {out}/actions.png, {out}/predictions (bag)")
     return 0
 
