@@ -257,10 +257,10 @@ class RT2Node(Node):
         """
         if action_ends is None or action_ends == self._ended_action:
             return
-        wait = action_ends - time.monotonic()
-        if wait > period:
+        if action_ends - time.monotonic() > period:
             return  # not due before the next look
-        self._stopping.wait(max(0.0, wait))
+        while (wait := action_ends - time.monotonic()) > 0 and not self._stopping.is_set():
+            self._stopping.wait(wait)  # a timed wait may wake a little early: the twist must be due when sent
         self._ended_action = action_ends
         self._publish_servo_command()
 
