@@ -52,7 +52,10 @@ class ArmSettings:
         settings["camera_pose"] = () if pose == (0.0,) else pose
         if not settings["camera_pose"]:
             raise ValueError(f"no camera_pose in the rt2_node parameters of {', '.join(map(str, paths))}")
-        return cls(**settings)
+        arm = cls(**settings)
+        if arm.gripper_joint and arm.gripper_joint_open == arm.gripper_joint_closed:
+            raise ValueError("gripper_joint_open and gripper_joint_closed must differ")
+        return arm
 
 
 class ArmStates:
@@ -83,10 +86,11 @@ class ArmStates:
                 return CameraCalibration.from_pose(message.width, message.height, list(message.k), list(s.camera_pose))
             except ValueError:
                 return None  # as live: a bad CameraInfo is ignored
-        if s.gripper_joint and s.gripper_joint in message.name:
-            position = float(message.position[list(message.name).index(s.gripper_joint)])
+        names = list(message.name)
+        if s.gripper_joint in names and names.index(s.gripper_joint) < len(message.position):
+            position = float(message.position[names.index(s.gripper_joint)])
             return (position - s.gripper_joint_open) / (s.gripper_joint_closed - s.gripper_joint_open)
-        return None
+        return None  # no finger joint (or a message without its position): holding unknown, as live
 
     def _latest(self, topic: str, time_ns: int, max_age_ns: int | None) -> Any:
         times = self._times.get(topic, [])
