@@ -15,6 +15,7 @@ Pure numpy; the node builds the calibration from ROS messages and parameters, th
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,6 +90,26 @@ def quaternion_matrix(quaternion: list[float]) -> np.ndarray:
     )
 
 
+def camera_pose_parameter(values) -> tuple[float, ...]:
+    """rt2_node's `camera_pose` parameter as a pose tuple; () for `[0.0]` (not calibrated); ValueError if malformed."""
+    pose = tuple(float(v) for v in values)
+    if pose == (0.0,):
+        return ()
+    if len(pose) != 7 or not all(map(math.isfinite, pose)) or math.hypot(*pose[3:]) < 1e-6:
+        raise ValueError(f"camera_pose must be [x, y, z, qx, qy, qz, qw] with a non-zero quaternion, got {list(pose)}")
+    return pose
+
+
+def finger_closure(names, positions, joint: str, open_position: float, closed_position: float) -> float | None:
+    """How far the fingers closed (0 open .. 1 closed) from a JointState's `joint`; None when the message
+    does not carry a finite position for it."""
+    names = list(names)
+    if not joint or joint not in names or names.index(joint) >= len(positions):
+        return None
+    position = float(positions[names.index(joint)])
+    return (position - open_position) / (closed_position - open_position) if math.isfinite(position) else None
+
+
 # Finger closure (0 open .. 1 closed) between these: stopped by something between the fingers. Measured
 # in the sim: 0.32-0.62 around its 3.5-5.5 cm objects on both arms, 0.98-1.0 closed on air.
 HOLDING_CLOSURE = (0.1, 0.85)
@@ -122,6 +143,6 @@ class ArmView:
         object or a tile on the same table).
         """
         tool = np.asarray(self.tool_position, dtype=float)
+        gripper = self.camera.loc(tool)
         lowered = self.camera.loc(np.array([tool[0], tool[1], self.object_height]))
-        below = self.camera.loc(tool) if self.holding else lowered
-        return {"gripper": self.camera.loc(tool), "below": below, "below_goal": lowered}
+        return {"gripper": gripper, "below": gripper if self.holding else lowered, "below_goal": lowered}

@@ -18,7 +18,14 @@ import numpy as np
 import yaml
 
 from rt2_ros.bag.reader import BagError, BagReader
-from rt2_ros.tool_points import SIM_OBJECT_HEIGHT, ArmView, CameraCalibration, holds_object
+from rt2_ros.tool_points import (
+    SIM_OBJECT_HEIGHT,
+    ArmView,
+    CameraCalibration,
+    camera_pose_parameter,
+    finger_closure,
+    holds_object,
+)
 
 
 @dataclass(frozen=True)
@@ -48,8 +55,7 @@ class ArmSettings:
                 values.update((document.get(node) or {}).get("ros__parameters") or {})
         known = {f.name for f in fields(cls)}
         settings = {name: value for name, value in values.items() if name in known}
-        pose = tuple(float(v) for v in settings.get("camera_pose", ()))
-        settings["camera_pose"] = () if pose == (0.0,) else pose
+        settings["camera_pose"] = camera_pose_parameter(settings.get("camera_pose", [0.0]))
         if not settings["camera_pose"]:
             raise ValueError(f"no camera_pose in the rt2_node parameters of {', '.join(map(str, paths))}")
         arm = cls(**settings)
@@ -86,11 +92,9 @@ class ArmStates:
                 return CameraCalibration.from_pose(message.width, message.height, list(message.k), list(s.camera_pose))
             except ValueError:
                 return None  # as live: a bad CameraInfo is ignored
-        names = list(message.name)
-        if s.gripper_joint in names and names.index(s.gripper_joint) < len(message.position):
-            position = float(message.position[names.index(s.gripper_joint)])
-            return (position - s.gripper_joint_open) / (s.gripper_joint_closed - s.gripper_joint_open)
-        return None  # no finger joint (or a message without its position): holding unknown, as live
+        # None without the finger joint's position: holding unknown, as live
+        joint = (s.gripper_joint, s.gripper_joint_open, s.gripper_joint_closed)
+        return finger_closure(message.name, message.position, *joint)
 
     def _latest(self, topic: str, time_ns: int, max_age_ns: int | None) -> Any:
         times = self._times.get(topic, [])

@@ -5,7 +5,6 @@ Defaults follow common camera drivers and MoveIt Servo; config/<robot>.yaml over
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from rcl_interfaces.msg import ParameterDescriptor
@@ -13,7 +12,7 @@ from rclpy.node import Node
 
 from rt2_ros.safety import SafetyLimits
 from rt2_ros.supervisor import SupervisorConfig
-from rt2_ros.tool_points import SIM_OBJECT_HEIGHT
+from rt2_ros.tool_points import SIM_OBJECT_HEIGHT, camera_pose_parameter
 
 # name -> (default, description)
 PARAMETERS: dict[str, tuple[object, str]] = {
@@ -139,16 +138,7 @@ def settings_from_values(values: dict) -> NodeParams:
     plain = {k: v for k, v in values.items() if k in NodeParams.__dataclass_fields__}
     plain["image_transports"] = transports
     plain["home_joint_positions"] = tuple(values["home_joint_positions"])
-    plain["camera_pose"] = _camera_pose(values["camera_pose"])
+    plain["camera_pose"] = camera_pose_parameter(values["camera_pose"])
     if values["gripper_joint"] and values["gripper_joint_open"] == values["gripper_joint_closed"]:
         raise ValueError("gripper_joint_open and gripper_joint_closed must differ")
     return NodeParams(**plain, supervisor=supervisor)
-
-
-def _camera_pose(values) -> tuple[float, ...]:
-    pose = tuple(float(v) for v in values)
-    if pose == (0.0,):
-        return ()
-    if len(pose) != 7 or not all(map(math.isfinite, pose)) or math.hypot(*pose[3:]) < 1e-6:
-        raise ValueError(f"camera_pose must be [x, y, z, qx, qy, qz, qw] with a non-zero quaternion, got {list(pose)}")
-    return pose

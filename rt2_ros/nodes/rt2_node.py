@@ -38,7 +38,7 @@ from rt2_ros.msg import PolicyStatus, VLAAction
 from rt2_ros.nodes.gripper_action import GripperActionClient
 from rt2_ros.nodes.parameters import declare_node_parameters
 from rt2_ros.supervisor import RUNNING, Supervisor
-from rt2_ros.tool_points import ArmView, CameraCalibration, holds_object
+from rt2_ros.tool_points import ArmView, CameraCalibration, finger_closure, holds_object
 
 HALT_REPEAT_S = 1.0  # after leaving `running`, keep sending zero twists this long, then fall silent
 
@@ -204,11 +204,9 @@ class RT2Node(Node):
     def _on_joint_states(self, msg: JointState) -> None:
         self.counters["joint_states"] += 1
         p = self.params
-        if p.gripper_joint and p.gripper_joint in msg.name:
-            index = list(msg.name).index(p.gripper_joint)
-            if index < len(msg.position) and np.isfinite(msg.position[index]):
-                closure = (msg.position[index] - p.gripper_joint_open) / (p.gripper_joint_closed - p.gripper_joint_open)
-                self._finger_closure, self._finger_received = float(closure), time.monotonic()
+        closure = finger_closure(msg.name, msg.position, p.gripper_joint, p.gripper_joint_open, p.gripper_joint_closed)
+        if closure is not None:
+            self._finger_closure, self._finger_received = closure, time.monotonic()
 
     def _reject(self, kind: str, reason: str) -> None:
         key = f"{kind}: {re.sub(r'[0-9]+', 'N', reason)}"  # sizes vary; the kind of fault is what matters
