@@ -16,6 +16,7 @@ import torch
 
 from rt2_ros.data.splits import eval_seeds
 from rt2_ros.eval import cli
+from rt2_ros.eval.outcome import FAILURES
 from rt2_ros.eval.parallel import WorkerSetup, run_parallel
 from rt2_ros.eval.report import CARD_BEGIN, CARD_END, write_model_card
 from rt2_ros.eval.rollout import EXPERT, ExpertAgent, PolicyAgent, RolloutOptions, make_agent, run_episode
@@ -204,6 +205,10 @@ def test_rt2_eval_end_to_end_side_by_side(tiny_model_dir, taught_model_dir, tmp_
         assert overall["episodes"] == 6
         assert (overall["low"], overall["high"]) == pytest.approx(wilson_interval(overall["successes"], 6))
         assert set(run["summary"]["categories"]) == {"seen", "reasoning"}
+        # Every failed episode says why, and the summary counts them all.
+        failed = [e for e in run["episodes"] if not e["success"]]
+        assert all(e["failure"] in FAILURES for e in failed)
+        assert sum(run["summary"]["failures"].values()) == len(failed)
 
     markdown = (out / "results.md").read_text()
     assert "| reasoning | all |" in markdown and "rt2 eval --model" in markdown

@@ -15,6 +15,7 @@ from typing import Any
 import imageio.v3 as iio
 import numpy as np
 
+from rt2_ros.eval.outcome import FAILURES
 from rt2_ros.eval.rollout import EpisodeResult
 from rt2_ros.eval.stats import rate_summary
 
@@ -47,6 +48,7 @@ def summarize(results: list[EpisodeResult]) -> dict[str, Any]:
     return {
         "overall": rate_summary(sum(r.success for r in results), len(results)),
         "categories": categories,
+        "failures": failure_counts(results),
         "timing": {
             "episodes": len(results),
             "steps": steps,
@@ -56,6 +58,24 @@ def summarize(results: list[EpisodeResult]) -> dict[str, Any]:
             "model_ms_per_step": round(sum(r.model_ms * r.steps for r in results) / max(steps, 1), 3),
         },
     }
+
+
+def failure_counts(results: list[EpisodeResult]) -> dict[str, int]:
+    """How many failed episodes fall in each failure class of rt2_ros.eval.outcome, in its order."""
+    found = [r.outcome.get("failure", "") for r in results if not r.success]
+    return {name: found.count(name) for name in FAILURES if name in found}
+
+
+def failure_table(runs: list[Run]) -> str:
+    """Markdown: one row per failure class any run had, one column of counts per run ("" if none failed)."""
+    counts = [failure_counts(run.results) for run in runs]
+    classes = [name for name in FAILURES if any(name in c for c in counts)]
+    if not classes:
+        return ""
+    lines = ["| why it failed | " + " | ".join(run.label for run in runs) + " |", "|" + " --- |" * (len(runs) + 1)]
+    for name in classes:
+        lines.append(f"| `{name}`: {FAILURES[name]} | " + " | ".join(str(c.get(name, 0)) for c in counts) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def to_json(runs: list[Run], settings: dict[str, Any]) -> dict[str, Any]:
@@ -115,7 +135,10 @@ def markdown_report(runs: list[Run], settings: dict[str, Any]) -> str:
         f"{settings['max_steps']} control steps at {settings['control_rate_hz']:g} Hz."
     )
     command = f"\n\nMeasured with `{settings['command']}`." if settings.get("command") else ""
-    return markdown_table(runs) + "\n" + notes + command + "\n"
+    failures = failure_table(runs)
+    if failures:
+        failures = f"\nFailed episodes by the furthest stage they reached (rt2_ros.eval.outcome):\n\n{failures}"
+    return markdown_table(runs) + "\n" + notes + command + "\n" + failures
 
 
 def write_png(runs: list[Run], path: Path, title: str = "") -> None:

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from rt2_ros.debug_overlay import annotate
+from rt2_ros.eval.outcome import OutcomeTracker
 from rt2_ros.policy import Action, Policy
 from rt2_ros.sim.env import TabletopSim, tool_rotation
 from rt2_ros.sim.expert import plan, twist_towards
@@ -131,6 +132,7 @@ class EpisodeResult:
     seconds: float = 0.0  # wall clock for the episode (timing only; never part of a comparison)
     model_ms: float = 0.0  # mean Policy.act time per step
     category: str = ""
+    outcome: dict[str, Any] = field(default_factory=dict)  # OutcomeTracker.summary: why it failed, grasp facts
     frames: list[np.ndarray] = field(default_factory=list, repr=False)  # annotated, when recorded
 
     def to_dict(self) -> dict[str, Any]:
@@ -144,6 +146,7 @@ class EpisodeResult:
             "steps": self.steps,
             "seconds": round(self.seconds, 4),
             "model_ms": round(self.model_ms, 3),
+            **self.outcome,
         }
 
 
@@ -162,6 +165,7 @@ def run_episode(
     )
     supervisor = Supervisor(config)
     supervisor.on_instruction(instance.instruction, sim.time)
+    tracker = OutcomeTracker(sim)
     frames: list[np.ndarray] = []
     held, steps, end, act_ms = 0, 0, "step_limit", 0.0
     while steps < options.max_steps:
@@ -189,6 +193,7 @@ def run_episode(
         if command.gripper is not None:
             sim.command_gripper(command.gripper)
         sim.step_control()
+        tracker.observe()
         held = held + 1 if sim.success() else 0
         if held >= options.success_hold:
             end = "success"
@@ -207,5 +212,6 @@ def run_episode(
         steps=steps,
         seconds=time.perf_counter() - start,
         model_ms=act_ms / max(steps, 1),
+        outcome=tracker.summary(bool(success)),
         frames=frames,
     )
