@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from rt2_ros.gripper_state import GripperState
+from rt2_ros.gripper_state import CLOSED_ABOVE, GripperState
 from rt2_ros.images import InvalidImageError, to_pil
 from rt2_ros.plan_grammar import LOCATE_QUESTION, plan_points
 from rt2_ros.tool_points import ArmView
@@ -31,8 +31,8 @@ class Action:
 
     terminate: bool
     delta: np.ndarray  # (6,) float32: dx dy dz (m) droll dpitch dyaw (rad) per control step, base frame
-    gripper: float  # 0 = open .. 1 = closed
-    tokens: list[int]  # the 8 decoded bins in RT-2 order: terminate dx dy dz droll dpitch dyaw gripper
+    gripper: float  # 0 = open .. 1 = closed; the last command while gripper_sticky_steps holds it
+    tokens: list[int]  # the 8 bins the model decoded, RT-2 order: terminate dx dy dz droll dpitch dyaw gripper
     plan: str = ""  # chain-of-thought text, "" when unused
     timing_ms: dict[str, float] = field(default_factory=dict)  # at least preprocess, model, total
 
@@ -104,6 +104,7 @@ class Policy:
         self.generator = torch.Generator().manual_seed(self.seed)
         # What this policy last told the gripper; models trained with it read it in their prompt.
         self.gripper_state = GripperState()
+        self.last_gripper = 0.0  # the command sent last (gripper_sticky_steps keeps it)
         # The last plan's points: a model with plan_track_window writes its next plan near them.
         self.last_plan_points: dict[str, np.ndarray] = {}
         # plan_locate "first": the object's point at the first step, tracked from until the gripper first closes.
@@ -136,6 +137,7 @@ class Policy:
             )
         modelled = time.perf_counter()
         values, terminate = self.vla.actions.decode(decoded.bins)
+        values[6] = self._sticky(float(values[6]))
         self.gripper_state = self.gripper_state.after(float(values[6]))
         if self.chain_of_thought:
             self._remember_plan(plan_points(decoded.plan))
@@ -153,6 +155,14 @@ class Policy:
                 "total": 1e3 * (done - start),
             },
         )
+
+    def _sticky(self, command: float) -> float:
+        """The model's gripper command, or the last one while a change is younger than gripper_sticky_steps."""
+        state = self.gripper_state
+        if state.held < self.vla.config.gripper_sticky_steps and (command > CLOSED_ABOVE) != state.closed:
+            return self.last_gripper
+        self.last_gripper = command
+        return command
 
     def _remember_plan(self, points: dict[str, np.ndarray]) -> None:
         """The points the next plan is tracked from: this plan's, but with plan_locate "first" the object

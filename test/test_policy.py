@@ -126,3 +126,27 @@ def test_compiled_vision_tower_gives_the_same_actions(tiny_model_dir):
     compiled = Policy.from_pretrained(tiny_model_dir, compile=True)
     for image in images:
         assert compiled.act(image, "pick up the cube").tokens == plain.act(image, "pick up the cube").tokens
+
+
+def test_a_sticky_gripper_keeps_a_change_for_the_configured_steps(taught_model_dir, tmp_path):
+    # The taught model closes the gripper for "move forward" and opens it for "move left", whatever the image.
+    def grippers(steps: int) -> list[float]:
+        folder = tmp_path / f"sticky{steps}"
+        shutil.copytree(taught_model_dir, folder)
+        config = json.loads((folder / CONFIG_NAME).read_text())
+        (folder / CONFIG_NAME).write_text(json.dumps({**config, "gripper_sticky_steps": steps}))
+        policy = Policy.from_pretrained(folder)
+        actions = [policy.act(IMAGE, "move forward")] + [policy.act(IMAGE, "move left") for _ in range(4)]
+        assert all(a.delta[1] > 0 for a in actions[1:])  # only the gripper is held; the arm follows the model
+        return [a.gripper for a in actions]
+
+    assert grippers(0) == [1.0, 0.0, 0.0, 0.0, 0.0]
+    assert grippers(3) == [1.0, 1.0, 1.0, 0.0, 0.0]  # closed 3 steps, then the model's choice
+
+
+def test_gripper_sticky_steps_beyond_the_gripper_state_count_is_refused(tiny_model_dir, tmp_path):
+    shutil.copytree(tiny_model_dir, tmp_path / "m")
+    config = json.loads((tmp_path / "m" / CONFIG_NAME).read_text())
+    (tmp_path / "m" / CONFIG_NAME).write_text(json.dumps({**config, "gripper_sticky_steps": 10}))
+    with pytest.raises(ValueError, match="gripper_sticky_steps must be 0"):
+        Policy.from_pretrained(tmp_path / "m")

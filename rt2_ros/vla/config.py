@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from rt2_ros.actions import N_BINS, ActionTokenizer
+from rt2_ros.gripper_state import HELD_CAP
 from rt2_ros.plan_grammar import BELOW_STYLES
 from rt2_ros.vla.vocab import STRATEGIES
 
@@ -67,6 +68,11 @@ class VLAConfig:
     # caller knows them: the sim in `rt2 eval`, the pose topic and the camera's calibration in rt2_node.
     # Without them the model writes the points itself, as it was trained to.
     plan_tool_points: bool = False
+    # A "sticky" gripper (SimplerEnv runs RT-1 and Octo this way): once the gripper command changes, it
+    # is kept for this many control steps whatever the model writes (0: off). Why: the shipped weights
+    # reopened a good grasp after 3 steps closed, a choice never seen in training (session 18,
+    # rt2_ros.policy.Policy.act), and the expert always holds a grasp 7 steps before lifting.
+    gripper_sticky_steps: int = 0
     max_answer_tokens: int = 32
     # Parallel decoding (OpenVLA-OFT style) is only meaningful for a model trained with
     # rt2_ros.vla.training.build_example(..., parallel=True); the trainer sets this to True.
@@ -88,6 +94,9 @@ class VLAConfig:
             raise ValueError('plan_hold "object" holds the point plan_locate "first" found: set plan_locate to "first"')
         if self.plan_tool_points and not self.plan_trained:
             raise ValueError("plan_tool_points needs a plan-trained model (plan_trained: true)")
+        if not 0 <= self.gripper_sticky_steps <= HELD_CAP:
+            steps = self.gripper_sticky_steps
+            raise ValueError(f"gripper_sticky_steps must be 0 (off) to {HELD_CAP} steps, got {steps}")
         if self.plan_locate not in PLAN_LOCATE:
             raise ValueError(f"plan_locate must be one of {PLAN_LOCATE}, got {self.plan_locate!r}")
         if self.plan_locate_window < 0:
