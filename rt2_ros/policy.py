@@ -24,6 +24,10 @@ from rt2_ros.vla.model import VLA
 
 __all__ = ["Action", "InvalidImageError", "Policy"]
 
+# The expert keeps a grasp this many control steps before it lifts (rt2_ros.sim.expert); by then the
+# fingers have closed on whatever was between them.
+ANCHOR_CLOSED_STEPS = 7
+
 
 @dataclass
 class Action:
@@ -140,7 +144,7 @@ class Policy:
         values[6] = self._sticky(float(values[6]))
         self.gripper_state = self.gripper_state.after(float(values[6]))
         if self.chain_of_thought:
-            self._remember_plan(plan_points(decoded.plan))
+            self._remember_plan(plan_points(decoded.plan), None if arm is None else arm.holding)
         done = time.perf_counter()
         return Action(
             terminate=terminate,
@@ -164,17 +168,22 @@ class Policy:
         self.last_gripper = command
         return command
 
-    def _remember_plan(self, points: dict[str, np.ndarray]) -> None:
+    def _remember_plan(self, points: dict[str, np.ndarray], holding: bool | None) -> None:
         """The points the next plan is tracked from: this plan's, but with plan_locate "first" the object
-        stays where it was located until the gripper first closes. Why: nothing moves an object before the
-        gripper touches it, and a window that slid with each plan drifted 7 px in 12 steps towards where
-        the plan alone would have put the point (session 13, experiments/plan_trace.py)."""
+        stays where it was located until the fingers have closed on it. Why: nothing moves an object before
+        the gripper holds it, and a window that slid with each plan drifted 7 px in 12 steps towards where
+        the plan alone would have put the point (session 13, experiments/plan_trace.py). "Closed on it":
+        the arm measures that the fingers hold something, or the gripper has been closed ANCHOR_CLOSED_STEPS
+        steps; letting go at the close command itself let the plan's own point, half hidden by the
+        fingers, jump 3 px while they closed, and the arm slid off the cube (session 18)."""
         if not self.last_plan_points and "goal" in points:
             self.goal_anchor = points["goal"]
         if self.vla.config.plan_locate == "first" and "object" in points:
             if not self.last_plan_points:
                 self.object_anchor = points["object"]
-            if self.object_anchor is not None and not self.gripper_state.closed:
+            state = self.gripper_state
+            closed_on_it = state.closed and (holding is True or state.held >= ANCHOR_CLOSED_STEPS)
+            if self.object_anchor is not None and not closed_on_it:
                 points = {**points, "object": self.object_anchor}
             else:
                 self.object_anchor = None  # held or pushed from here on: it moves with the gripper

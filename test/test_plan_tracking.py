@@ -25,7 +25,7 @@ from tiny_fit import (
 
 from rt2_ros.gripper_state import GripperState
 from rt2_ros.plan_grammar import plan_points
-from rt2_ros.policy import Policy
+from rt2_ros.policy import ANCHOR_CLOSED_STEPS, Policy
 from rt2_ros.tool_points import ArmView, CameraCalibration
 from rt2_ros.vla.config import VLAConfig
 from rt2_ros.vla.decoding import decode_action_after_plan
@@ -92,22 +92,38 @@ def test_a_located_object_stays_the_anchor_until_the_gripper_closes(planner_dir,
     assert policy.last_plan_points["object"].tolist() == [500, 300]
     policy.vla.config.plan_track_window = 40
     assert 460 <= plan_points(policy.act(IMAGE, HOVER_INSTRUCTION).plan)["object"][0] <= 540
-    closing = policy.act(IMAGE, INSTRUCTION)
-    assert closing.gripper > 0.5
-    # Once the gripper has closed the object moves with it: the next plan is tracked from this one's point.
-    assert policy.last_plan_points["object"].tolist() == plan_points(closing.plan)["object"].tolist()
+    # While the fingers close (nothing says they hold the object yet) it has not moved: still the anchor.
+    for _ in range(ANCHOR_CLOSED_STEPS - 1):
+        assert policy.act(IMAGE, INSTRUCTION).gripper > 0.5
+        assert policy.last_plan_points["object"].tolist() == [500, 300]
+    closed = policy.act(IMAGE, INSTRUCTION)
+    # Closed long enough to have closed on it: the object moves with the gripper, tracked from this plan's point.
+    assert policy.last_plan_points["object"].tolist() == plan_points(closed.plan)["object"].tolist()
     policy.vla.config.plan_track_window = 0
     free = policy.act(IMAGE, HOVER_INSTRUCTION)
     assert policy.last_plan_points["object"].tolist() == plan_points(free.plan)["object"].tolist() == [700, 300]
 
 
-def test_a_held_located_object_is_written_exactly_until_the_gripper_closes(planner_dir, tmp_path):
+def test_fingers_that_hold_something_release_the_located_anchor_at_once(planner_dir, tmp_path):
+    policy = policy_with(planner_dir, tmp_path, plan_locate="first", plan_hold=["object"])
+    assert plan_points(policy.act(IMAGE, HOVER_INSTRUCTION).plan)["object"].tolist() == [500, 300]
+    empty, holding = ArmView(DOWN_CAMERA, TOOL, 0.02, holding=False), ArmView(DOWN_CAMERA, TOOL, 0.02, holding=True)
+    assert policy.act(IMAGE, INSTRUCTION, empty).gripper > 0.5  # told to close; the fingers are still open
+    closing = policy.act(IMAGE, INSTRUCTION, empty)  # closing, or closed on air: the object is where it was
+    assert plan_points(closing.plan)["object"].tolist() == [500, 300]
+    policy.act(IMAGE, INSTRUCTION, holding)  # the fingers stopped on something: it moves with them now
+    assert plan_points(policy.act(IMAGE, INSTRUCTION, holding).plan)["object"].tolist() == [700, 300]
+
+
+def test_a_held_located_object_is_written_exactly_until_the_gripper_closes_on_it(planner_dir, tmp_path):
     policy = policy_with(planner_dir, tmp_path, plan_locate="first", plan_hold=["object"])
     for _ in range(3):  # located at the first step, then held exactly: no window lets the taught 700 back
         hovering = policy.act(IMAGE, HOVER_INSTRUCTION)
         assert plan_points(hovering.plan)["object"].tolist() == [500, 300] and hovering.gripper < 0.5
-    assert policy.act(IMAGE, INSTRUCTION).gripper > 0.5  # closes: from here the object moves with the gripper
-    assert plan_points(policy.act(IMAGE, HOVER_INSTRUCTION).plan)["object"].tolist() == [700, 300]
+    for _ in range(ANCHOR_CLOSED_STEPS):
+        assert policy.act(IMAGE, INSTRUCTION).gripper > 0.5
+    # Closed on it: from here the object moves with the gripper.
+    assert plan_points(policy.act(IMAGE, INSTRUCTION).plan)["object"].tolist() == [700, 300]
 
 
 def test_a_held_goal_is_the_first_plans_for_the_whole_episode(planner_dir, tmp_path):
