@@ -111,7 +111,7 @@ class Policy:
         self.last_gripper = 0.0  # the command sent last (gripper_sticky_steps keeps it)
         # The last plan's points: a model with plan_track_window writes its next plan near them.
         self.last_plan_points: dict[str, np.ndarray] = {}
-        # plan_locate "first": the object's point at the first step, tracked from until the gripper first closes.
+        # plan_locate "first": the object's point at the first step, tracked from until the fingers close on it.
         self.object_anchor: np.ndarray | None = None
         self.goal_anchor: np.ndarray | None = None  # plan_hold "goal": the first plan's goal point
 

@@ -61,7 +61,7 @@ class VLAConfig:
     plan_locate: str = ""
     plan_locate_window: int = 0
     # Plan points written exactly as first found rather than within plan_track_window of the last
-    # step's: "object", the located object (plan_locate "first") until the gripper first closes, since
+    # step's: "object", the located object (plan_locate "first") until the fingers have closed on it, since
     # nothing has moved it yet; "goal", the first plan's goal for the whole episode, since a goal stays put.
     plan_hold: list[str] = field(default_factory=list)
     # The plan's gripper and below points are the arm's own (rt2_ros.tool_points) whenever the
