@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from rt2_ros.gripper_state import CLOSED_ABOVE
 from rt2_ros.sim.env import TabletopSim
 from rt2_ros.tool_points import holds_object
 
@@ -29,7 +30,6 @@ PUSH_FAILURES = {
 }
 FAILURES = {**GRASP_FAILURES, **PUSH_FAILURES}
 KNOCKED_DISTANCE = 0.02  # m the object's centre moves when it is pushed aside or tipped over (a cylinder: ~3 cm)
-CLOSED = 0.5  # a gripper command above this asks the fingers to close, as the sim's expert and the node use it
 
 
 @dataclass
@@ -54,7 +54,7 @@ class OutcomeTracker:
         sim, tool = self.sim, self.sim.tcp_pose()[0]
         target = sim.object_position(self.target)
         self.nearest_cm = min(self.nearest_cm, 100 * float(np.linalg.norm(tool - target)))
-        closed = sim.gripper_command > CLOSED
+        closed = sim.gripper_command > CLOSED_ABOVE
         if closed and not self._closed:
             self.closes += 1
             if self.close_offset_cm is None:
@@ -69,7 +69,7 @@ class OutcomeTracker:
             self.knocked = True
 
     def failure(self, success: bool) -> str:
-        """ "" for a success, else the failure class (a key of FAILURES)."""
+        """The failure class (a key of FAILURES), or "" for a success."""
         if success:
             return ""
         if self.sim.task.name == "push":
