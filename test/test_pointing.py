@@ -74,3 +74,29 @@ def test_the_arm_goes_where_asked_and_the_gripper_point_is_on_it(sim):
         near += any(sim.model.geom_bodyid[g] in gripper_bodies for g in window.ravel() if g >= 0)
     # The TCP sits between the open fingers (~8 cm apart): within 4 px of a finger in (nearly) every image.
     assert near >= 9
+
+
+def test_tile_points_land_on_the_tile_named_as_instructions_name_it(sim):
+    import re
+
+    from rt2_ros.data.pointing import PHRASES, tile_point_questions
+    from rt2_ros.goal_phrase import goal_name
+
+    asked = [re.compile(re.escape(p).replace(re.escape("{name}"), "(?P<name>.+)") + "$") for p in PHRASES]
+    rng = np.random.default_rng(1)
+    hits, total, phrasings = 0, 0, set()
+    for seed in range(10):
+        sim.reset("place_on_tile", 2_000_000 + seed)
+        segmentation = _segmentation(sim)
+        for kind, question, answer in tile_point_questions(sim, rng):
+            name = next(m.group("name") for p in asked if (m := p.match(question)))
+            # The tile is named as instructions name it, so the goal read from an instruction is asked for alike.
+            assert kind == "point_tile" and goal_name(f"put the cube on the {name}") == name
+            (symbol,) = [s for s in sim.task.layout.tiles if s in name.split()]
+            phrasings.add(name.replace(symbol, "S"))
+            row, column = _pixel(answer)
+            body = sim.scene.model.geom_bodyid[segmentation[row, column]] if segmentation[row, column] >= 0 else -1
+            total += 1
+            hits += body == mujoco.mj_name2id(sim.model, mujoco.mjtObj.mjOBJ_BODY, f"tile_{symbol}")
+    assert total >= 25 and hits == total, (hits, total)  # nothing stands on a tile at a layout's start
+    assert len(phrasings) >= 4, phrasings  # "tile with number S", "number S tile", "tile S", "S tile", ...

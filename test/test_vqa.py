@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from rt2_ros.data import splits
-from rt2_ros.data.vqa import KINDS, PHRASES, generate_sim_vqa, load_vqa, write_vqa
+from rt2_ros.data.vqa import DEFAULT_KINDS, KINDS, PHRASES, generate_sim_vqa, load_vqa, write_vqa
 
 
 @pytest.fixture(scope="module")
@@ -18,8 +18,8 @@ def examples():
 
 def test_every_kind_with_several_phrasings_and_held_out_things(examples):
     kinds = {e.kind for e in examples}
-    assert kinds == set(KINDS)
-    for kind in KINDS:
+    assert kinds == set(DEFAULT_KINDS) == set(KINDS) - {"point_tile"}  # tiles are pointed at only when asked
+    for kind in DEFAULT_KINDS:
         assert len(PHRASES[kind]) >= 3
         patterns = [re.compile(re.sub(r"\\\{\w+\\\}", ".+", re.escape(t)) + "$") for t in PHRASES[kind]]
         used = {next(i for i, p in enumerate(patterns) if p.match(e.question)) for e in examples if e.kind == kind}
@@ -73,6 +73,18 @@ def test_point_only_data_asks_with_the_arm_at_home_too():
     sim.close()
     with pytest.raises(ValueError, match="unknown question kinds"):
         next(generate_sim_vqa(1, size=32, kinds=("colour", "smell")))
+
+
+def test_tile_pointing_is_asked_for_by_name_on_tiled_layouts():
+    from rt2_ros.sim.tasks import sample_task
+
+    tiles = list(generate_sim_vqa(3, size=32, kinds=("point_tile",), tasks=("place_on_tile",)))
+    assert {e.kind for e in tiles} == {"point_tile"}
+    # Every tile of every scene, once on the arm-at-home image (an episode's first frame) and once with the arm moved.
+    assert len(tiles) == 2 * sum(len(sample_task("place_on_tile", 2_000_000 + k).layout.tiles) for k in range(3))
+    assert len({e.image.tobytes() for e in tiles}) == 6
+    with pytest.raises(ValueError, match="unknown tasks"):
+        next(generate_sim_vqa(1, size=32, tasks=("juggle",)))
 
 
 def test_write_load_round_trip_and_any_hf_dataset(tmp_path, examples):

@@ -40,3 +40,25 @@ def point_questions(sim, rng: np.random.Generator, camera: str = "scene") -> lis
         if 0 <= pixel[0] < width and 0 <= pixel[1] < height:
             out.append(("point", str(rng.choice(PHRASES)).format(name=name), loc_text(pixel, height, width)))
     return out
+
+
+def tile_name(phrase: str) -> str:
+    """An instruction's tile phrase as a pointing question's {name}: `the number 8 tile` -> `number 8 tile`."""
+    return phrase.removeprefix("the ")
+
+
+def tile_point_questions(sim, rng: np.random.Generator, camera: str = "scene") -> list[tuple[str, str, str]]:
+    """("point_tile", question, answer) for every tile inside the image, named as instructions name it.
+
+    Why: a plan's goal tile must be found by its digit or icon, and object pointing never asks for one
+    (session 18: place_on_tile carried to a goal 9.5 cm from the named tile)."""
+    from rt2_ros.sim.tasks import tile_phrase
+
+    height, width = sim.cameras.sizes[camera]
+    out = []
+    for symbol, xy in sim.task.layout.tiles.items():
+        pixel = sim.project(np.array([*xy, 0.0]), camera)
+        if 0 <= pixel[0] < width and 0 <= pixel[1] < height:
+            name = tile_name(tile_phrase(symbol, rng))
+            out.append(("point_tile", str(rng.choice(PHRASES)).format(name=name), loc_text(pixel, height, width)))
+    return out

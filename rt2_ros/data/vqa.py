@@ -64,7 +64,11 @@ PHRASES: dict[str, tuple[str, ...]] = {
     ),
 }
 PHRASES["point"] = POINT_PHRASES  # asked on a second image with the arm moved: rt2_ros.data.pointing
+PHRASES["point_tile"] = POINT_PHRASES  # tiles by their digit or icon, on both images: rt2_ros.data.pointing
 KINDS = tuple(PHRASES)
+# `point_tile` is asked for only by name, so that the sets made before it (scripts/training-data) come out
+# the same from the same command.
+DEFAULT_KINDS = tuple(k for k in KINDS if k != "point_tile")
 
 
 @dataclass
@@ -151,8 +155,9 @@ def generate_sim_vqa(
     camera: str = "scene",
     seed: int = VQA_SEED_START,
     tile_fraction: float = 0.5,
-    kinds: tuple[str, ...] = KINDS,
+    kinds: tuple[str, ...] = DEFAULT_KINDS,
     home_pointing: bool = False,
+    tasks: tuple[str, ...] | None = None,
     progress: bool = False,
 ) -> Iterator[VQAExample]:
     """Examples from `n_scenes` scenes (seeds seed..seed+n-1), all questions true of each rendered image.
@@ -161,34 +166,43 @@ def generate_sim_vqa(
     rt2_ros.data.pointing) is asked on a second image of the same scene with the arm moved to a
     random pose; home_pointing also asks it on the first image, with the arm at home as every robot
     episode starts: a model that finds the named object only once the arm is near it fails there.
+    `point_tile` (each tile by its digit or icon) is asked on both images.
+    tasks: the tasks whose layouts the scenes take, in turn (None: all; place_on_tile always has 3 tiles).
     """
     unknown = set(kinds) - set(KINDS)
     if unknown or not kinds:
         raise ValueError(f"unknown question kinds {sorted(unknown)}; kinds are {', '.join(KINDS)}")
     from tqdm import tqdm
 
-    from rt2_ros.data.pointing import point_questions, pose_arm_randomly
+    from rt2_ros.data.pointing import point_questions, pose_arm_randomly, tile_point_questions
     from rt2_ros.sim import TabletopSim
     from rt2_ros.sim.tasks import task_names
 
+    unknown_tasks = set(tasks or ()) - set(task_names())
+    if unknown_tasks or tasks == ():
+        raise ValueError(f"unknown tasks {sorted(unknown_tasks)}; tasks are {', '.join(task_names())}")
+    tasks = list(tasks) if tasks else task_names()
     sim = TabletopSim(robot, cameras={camera: (size, size)})
-    tasks = task_names()
     try:
         for scene in tqdm(range(seed, seed + n_scenes), desc="vqa scenes", disable=not progress):
             rng = np.random.default_rng([scene, 7])
             sim.reset(tasks[scene % len(tasks)], scene)
             on_tile = _put_on_tile(sim, rng) if "under" in kinds and rng.random() < tile_fraction else None
             image = sim.render(camera)
-            asked = questions_for_scene(sim, rng, on_tile) if set(kinds) - {"point"} else []
+            asked = questions_for_scene(sim, rng, on_tile) if set(kinds) - {"point", "point_tile"} else []
             if home_pointing and "point" in kinds:
                 asked += point_questions(sim, rng, camera)
+            if "point_tile" in kinds:
+                asked += tile_point_questions(sim, rng, camera)
             for kind, question, answer in asked:
                 if kind in kinds:
                     yield VQAExample(image=image, question=question, answer=answer, kind=kind)
-            if "point" in kinds:
+            if {"point", "point_tile"} & set(kinds):
                 pose_arm_randomly(sim, rng)
                 image = sim.render(camera)
-                for kind, question, answer in point_questions(sim, rng, camera):
+                moved = point_questions(sim, rng, camera) if "point" in kinds else []
+                moved += tile_point_questions(sim, rng, camera) if "point_tile" in kinds else []
+                for kind, question, answer in moved:
                     yield VQAExample(image=image, question=question, answer=answer, kind=kind)
     finally:
         sim.close()
@@ -255,14 +269,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--robot", choices=["ur5e", "panda"], default="ur5e")
     parser.add_argument("--size", type=int, default=96)
     parser.add_argument("--seed", type=int, default=VQA_SEED_START)
-    parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS), help="question kinds to keep")
+    parser.add_argument(
+        "--kinds", nargs="+", choices=KINDS, default=list(DEFAULT_KINDS),
+        help="question kinds to keep (default: all but point_tile)",
+    )  # fmt: skip
+    parser.add_argument("--tasks", nargs="+", help="take scene layouts from these tasks only (default: all)")
     parser.add_argument(
         "--home-pointing", action="store_true", help="also ask point questions with the arm at home (episode start)"
     )
     args = parser.parse_args(argv)
     examples = generate_sim_vqa(
         args.scenes, robot=args.robot, size=args.size, seed=args.seed, kinds=tuple(args.kinds),
-        home_pointing=args.home_pointing, progress=True,
+        home_pointing=args.home_pointing, tasks=tuple(args.tasks) if args.tasks else None, progress=True,
     )  # fmt: skip
     write_vqa(examples, args.out)
     data = load_vqa(args.out)

@@ -56,6 +56,14 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
 }
 DIGIT_TILE_PHRASES = ("the tile with number {symbol}", "the number {symbol} tile", "tile {symbol}")
 ICON_TILE_PHRASES = ("the tile with the {symbol}", "the {symbol} tile")
+
+
+def tile_phrase(symbol: str, rng: np.random.Generator) -> str:
+    """How an instruction names the tile with `symbol`: `the tile with number 8`, `the moon tile`, ..."""
+    phrases = DIGIT_TILE_PHRASES if symbol in DIGITS else ICON_TILE_PHRASES
+    return str(rng.choice(phrases)).format(symbol=symbol)
+
+
 ATTRIBUTE_PHRASES = {
     "largest": ("largest object", "biggest object", "largest thing on the table"),
     "smallest": ("smallest object", "tiniest object", "smallest thing on the table"),
@@ -148,8 +156,7 @@ def _sample_place_on(rng):
 def _sample_place_on_tile(rng):
     symbol = str(rng.choice(DIGITS + ("star", "heart", "moon", "cross")))
     layout = place(rng, sample_attributes(rng, int(rng.integers(2, 4))), n_tiles=3, required_tiles=(symbol,))
-    phrases = DIGIT_TILE_PHRASES if symbol in DIGITS else ICON_TILE_PHRASES
-    tile = str(rng.choice(phrases)).format(symbol=symbol)
+    tile = tile_phrase(symbol, rng)
     return layout, {"target": layout.objects[0].name, "reference": symbol, "tile": tile}
 
 
