@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from rt2_ros.goal_phrase import goal_name
 from rt2_ros.gripper_state import CLOSED_ABOVE, GripperState
 from rt2_ros.images import InvalidImageError, to_pil
 from rt2_ros.plan_grammar import LOCATE_QUESTION, plan_points
@@ -134,6 +135,7 @@ class Policy:
                 previous=self.last_plan_points,
                 locate=self._locator(image),
                 given=self._given_points(arm),
+                locate_goal=self._goal_locator(image, instruction),
             )
         else:
             decoded = decode_action(
@@ -213,6 +215,11 @@ class Policy:
         if mode == "every" or (mode == "first" and not self.last_plan_points):
             return lambda name: self.point(image, name)
         return None
+
+    def _goal_locator(self, image: Any, instruction: str) -> Callable[[], np.ndarray | None] | None:
+        """For plan_locate_goal, at an episode's first step: where this model points to the instruction's goal."""
+        name = goal_name(instruction) if self.vla.config.plan_locate_goal and not self.last_plan_points else None
+        return None if name is None else lambda: self.point(image, name)
 
     def point(self, image: Any, name: str) -> np.ndarray | None:
         """Where the model points to `name` in `image`: (row, column) loc bins, None for a model without them."""

@@ -138,6 +138,29 @@ def test_a_held_goal_is_the_first_plans_for_the_whole_episode(planner_dir, tmp_p
     assert plan_points(policy.act(OTHER_IMAGE, CARRY_INSTRUCTION).plan)["goal"].tolist() == [300, 800]
 
 
+def test_a_located_goal_is_where_the_model_points_to_the_goal_the_instruction_names(planner_dir, tmp_path):
+    class Counting(Policy):
+        asked: list[str] = []
+
+        def point(self, image, name):
+            self.asked.append(name)
+            return super().point(image, name)
+
+    shutil.copytree(planner_dir, tmp_path / "copy")
+    config = VLAConfig.load(tmp_path / "copy")
+    config.plan_locate_goal, config.plan_hold = True, ["goal"]
+    config.save(tmp_path / "copy")
+    policy = Counting.from_pretrained(tmp_path / "copy")
+    located = policy.point(IMAGE, "plate").tolist()  # never taught: somewhere the taught plan's goal is not
+    assert located != [200, 800]
+    policy.asked.clear()
+    for image in (IMAGE, OTHER_IMAGE, OTHER_IMAGE):  # found once, then held for the episode
+        assert plan_points(policy.act(image, CARRY_INSTRUCTION).plan)["goal"].tolist() == located
+    assert policy.asked == ["plate"]
+    policy.reset()  # an instruction that names no goal asks nothing and writes the plan as taught
+    assert policy.act(IMAGE, INSTRUCTION).plan == WRITTEN_PLAN and policy.asked == ["plate"]
+
+
 def test_held_points_are_checked_when_a_model_loads(planner_dir):
     config = VLAConfig.load(planner_dir)
     config.plan_hold = ["object"]

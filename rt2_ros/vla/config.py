@@ -60,6 +60,10 @@ class VLAConfig:
     # loc bins of it.
     plan_locate: str = ""
     plan_locate_window: int = 0
+    # The plan's goal point at an episode's first step from the model's answer to "point to the <goal>.",
+    # the goal as the instruction names it (rt2_ros.goal_phrase), within plan_locate_window; with
+    # plan_hold "goal" it is then kept for the episode.
+    plan_locate_goal: bool = False
     # Plan points written exactly as first found rather than within plan_track_window of the last
     # step's: "object", the located object (plan_locate "first") until the fingers have closed on it, since
     # nothing has moved it yet; "goal", the first plan's goal for the whole episode, since a goal stays put.
