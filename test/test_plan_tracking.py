@@ -6,6 +6,7 @@ image (tiny_fit.fit_planner), so each rule's effect on what it writes can be see
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import numpy as np
@@ -155,7 +156,11 @@ def test_a_located_goal_is_where_the_model_points_to_the_goal_the_instruction_na
     assert located != [200, 800]
     policy.asked.clear()
     for image in (IMAGE, OTHER_IMAGE, OTHER_IMAGE):  # found once, then held for the episode
-        assert plan_points(policy.act(image, CARRY_INSTRUCTION).plan)["goal"].tolist() == located
+        plan = policy.act(image, CARRY_INSTRUCTION).plan
+        assert plan_points(plan)["goal"].tolist() == located
+        # Every point is two location tokens, even where the model, surprised by a row it was not taught,
+        # wrote a word instead of the column or a third token after the held goal.
+        assert len(re.findall(r"<loc\d{4}>", plan)) == 2 * len(plan_points(plan)), plan
     assert policy.asked == ["plate"]
     policy.reset()  # an instruction that names no goal asks nothing and writes the plan as taught
     assert policy.act(IMAGE, INSTRUCTION).plan == WRITTEN_PLAN and policy.asked == ["plate"]
