@@ -13,6 +13,7 @@ import numpy as np
 
 from rt2_ros.plan_grammar import LOCATE_QUESTION, pixel_to_loc
 from rt2_ros.sim.layout import WORKSPACE_X, WORKSPACE_Y
+from rt2_ros.sim.tasks import tile_phrase
 
 PHRASES = (LOCATE_QUESTION, "where is the {name} in the image?", "locate the {name}.")
 ARM_HEIGHT = (0.03, 0.28)  # m above the table: from grasping height to well above the objects
@@ -52,8 +53,6 @@ def tile_point_questions(sim, rng: np.random.Generator, camera: str = "scene") -
 
     Why: a plan's goal tile must be found by its digit or icon, and object pointing never asks for one
     (session 18: place_on_tile carried to a goal 9.5 cm from the named tile)."""
-    from rt2_ros.sim.tasks import tile_phrase
-
     height, width = sim.cameras.sizes[camera]
     out = []
     for symbol, xy in sim.task.layout.tiles.items():

@@ -203,7 +203,6 @@ def decode_action_after_plan(
     return Decoded(_action_tokens(vla, stream, temperature, generator), plan=plan)
 
 
-GOAL = "\0goal"  # the located goal's key among located object names, which never hold a NUL
 TRACKED_POINTS = ("object", "goal")  # they move only when carried or pushed: a few loc bins per step
 _ENDS_WITH_BELOW = re.compile(r"below<loc\d{4}><loc\d{4}>$")
 _ENDS_WITH_POINT = re.compile(r"(\w+)<loc\d{4}><loc\d{4}>$")
@@ -245,6 +244,7 @@ class _PointTracker:
         self.track_window, self.locate_window = vla.config.plan_track_window, vla.config.plan_locate_window
         self.locate, self.locate_goal = locate, locate_goal
         self.located: dict[str, np.ndarray | None] = {}  # object name -> its point, asked once per plan
+        self.located_goal: np.ndarray | None = None  # the instruction's goal, asked once per plan
         self.is_loc = set(vla.loc_ids.tolist()) if vla.loc_ids is not None else set()
 
     def __call__(self, text: str, token: int, logits: torch.Tensor) -> int:
@@ -271,10 +271,10 @@ class _PointTracker:
             if self.located[label] is not None:
                 anchor, window = int(self.located[label][coordinate]), self.locate_window
         if key == "goal" and self.locate_goal is not None:
-            if GOAL not in self.located:
-                self.located[GOAL] = self.locate_goal()
-            if self.located[GOAL] is not None:
-                anchor, window = int(self.located[GOAL][coordinate]), self.locate_window
+            if self.located_goal is None:
+                self.located_goal = self.locate_goal()
+            if self.located_goal is not None:
+                anchor, window = int(self.located_goal[coordinate]), self.locate_window
         if anchor is None and key in TRACKED_POINTS and key in self.previous and self.track_window:
             anchor = int(self.previous[key][coordinate])
         if anchor is None:
