@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from rt2_ros.goal_phrase import goal_name
 from rt2_ros.gripper_state import CLOSED_ABOVE, GripperState
 from rt2_ros.images import InvalidImageError, to_pil
+from rt2_ros.instruction_phrases import attribute_name, goal_name
 from rt2_ros.plan_grammar import LOCATE_QUESTION, plan_points
 from rt2_ros.tool_points import ArmView
 from rt2_ros.vla.decoding import DECODINGS, answer_text, decode_action, decode_with_plan, point_answer
@@ -133,7 +133,7 @@ class Policy:
                 temperature=self.temperature,
                 generator=self.generator,
                 previous=self.last_plan_points,
-                locate=self._locator(image),
+                locate=self._locator(image, instruction),
                 given=self._given_points(arm),
                 locate_goal=self._goal_locator(image, instruction),
             )
@@ -209,12 +209,18 @@ class Policy:
                 given.update(points)
         return given or None
 
-    def _locator(self, image: Any) -> Callable[[str], np.ndarray | None] | None:
-        """For plan_locate: name -> where this model points to it in `image` (loc bins); None when not asked."""
-        mode = self.vla.config.plan_locate
-        if mode == "every" or (mode == "first" and not self.last_plan_points):
-            return lambda name: self.point(image, name)
-        return None
+    def _locator(self, image: Any, instruction: str) -> Callable[[str], np.ndarray | None] | None:
+        """For plan_locate: name -> where this model points to it in `image` (loc bins); None when not asked.
+
+        With plan_locate_attribute, an object the instruction names by attribute is asked for by that phrase
+        whatever name the plan writes."""
+        config = self.vla.config
+        if not (config.plan_locate == "every" or (config.plan_locate == "first" and not self.last_plan_points)):
+            return None
+        attribute = attribute_name(instruction) if config.plan_locate_attribute else None
+        if attribute is not None:
+            return lambda name: self.point(image, attribute)
+        return lambda name: self.point(image, name)
 
     def _goal_locator(self, image: Any, instruction: str) -> Callable[[], np.ndarray | None] | None:
         """For plan_locate_goal, at an episode's first step: where this model points to the instruction's goal."""

@@ -279,3 +279,30 @@ def test_without_the_setting_or_the_arms_state_the_model_writes_its_own_points(p
     config.plan_trained, config.plan_tool_points = False, True
     with pytest.raises(ValueError, match="plan_tool_points needs a plan-trained model"):
         VLAConfig.from_dict(config.to_dict())
+
+
+def test_an_object_named_by_attribute_is_located_as_the_instruction_names_it(planner_dir, tmp_path):
+    class Counting(Policy):
+        asked: list[str] = []
+
+        def point(self, image, name):
+            self.asked.append(name)
+            return super().point(image, name)
+
+    shutil.copytree(planner_dir, tmp_path / "copy")
+    config = VLAConfig.load(tmp_path / "copy")
+    config.plan_locate, config.plan_locate_attribute = "first", True
+    config.save(tmp_path / "copy")
+    policy = Counting.from_pretrained(tmp_path / "copy")
+    located = policy.point(IMAGE, "smallest object").tolist()
+    assert located != [700, 300]  # not where the taught plan puts the cube
+    policy.asked.clear()
+    plan = policy.act(IMAGE, "pick up the smallest object").plan
+    # The plan still calls it what it likes (the cube); its point is where "the smallest object" is.
+    assert policy.asked == ["smallest object"] and plan_points(plan)["object"].tolist() == located, plan
+    policy.reset()  # an object named by its shape is asked for by the name the plan gives it, as before
+    assert policy.act(IMAGE, INSTRUCTION).plan == WRITTEN_PLAN.replace("cube<loc0700><loc0300>", f"cube{POINTED}")
+    assert policy.asked == ["smallest object", "cube"]
+    config.plan_locate = ""
+    with pytest.raises(ValueError, match="plan_locate_attribute changes what plan_locate asks for"):
+        VLAConfig.from_dict(config.to_dict())

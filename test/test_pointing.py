@@ -80,7 +80,7 @@ def test_tile_points_land_on_the_tile_named_as_instructions_name_it(sim):
     import re
 
     from rt2_ros.data.pointing import PHRASES, tile_point_questions
-    from rt2_ros.goal_phrase import goal_name
+    from rt2_ros.instruction_phrases import goal_name
 
     asked = [re.compile(re.escape(p).replace(re.escape("{name}"), "(?P<name>.+)") + "$") for p in PHRASES]
     rng = np.random.default_rng(1)

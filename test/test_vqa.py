@@ -18,7 +18,8 @@ def examples():
 
 def test_every_kind_with_several_phrasings_and_held_out_things(examples):
     kinds = {e.kind for e in examples}
-    assert kinds == set(DEFAULT_KINDS) == set(KINDS) - {"point_tile"}  # tiles are pointed at only when asked
+    # Tiles, and objects by attribute, are pointed at only when asked for.
+    assert kinds == set(DEFAULT_KINDS) == set(KINDS) - {"point_tile", "point_attribute"}
     for kind in DEFAULT_KINDS:
         assert len(PHRASES[kind]) >= 3
         patterns = [re.compile(re.sub(r"\\\{\w+\\\}", ".+", re.escape(t)) + "$") for t in PHRASES[kind]]
@@ -104,3 +105,29 @@ def test_write_load_round_trip_and_any_hf_dataset(tmp_path, examples):
     assert loaded[1]["answer"] == examples[1].answer and loaded[1]["question"] == examples[1].question
     with pytest.raises(ValueError, match="lacks columns"):
         load_vqa(tmp_path / "other")
+
+
+def test_attribute_pointing_is_asked_for_by_name_of_the_right_object():
+    from rt2_ros.data.pointing import loc_text
+    from rt2_ros.sim import TabletopSim
+    from rt2_ros.sim.tasks import ATTRIBUTE_PHRASES
+
+    examples = list(generate_sim_vqa(4, size=32, kinds=("point_attribute",), tasks=("pick_attribute",)))
+    assert {e.kind for e in examples} == {"point_attribute"}
+    assert len({e.image.tobytes() for e in examples}) == 8  # the first frame and the arm moved, per scene
+    sim = TabletopSim("ur5e", cameras={"scene": (32, 32)})
+    asked = set()
+    for scene in range(4):
+        sim.reset("pick_attribute", 2_000_000 + scene)
+        objects = sorted(sim.task.layout.objects, key=lambda o: o.size)
+        truth = {p: objects[-1].name for p in ATTRIBUTE_PHRASES["largest"]}
+        truth |= {p: objects[0].name for p in ATTRIBUTE_PHRASES["smallest"]}
+        truth |= {p.format(colour=o.colour): o.name for o in objects for p in ATTRIBUTE_PHRASES["colour"]}
+        first_frame = [e for e in examples if np.array_equal(e.image, sim.render("scene"))]
+        assert first_frame
+        for example in first_frame:
+            phrase = next(p for p in sorted(truth, key=len, reverse=True) if f" {p} " in f" {example.question[:-1]} ")
+            asked.add(phrase.split()[0])
+            assert example.answer == loc_text(sim.project(sim.object_position(truth[phrase]), "scene"), 32, 32)
+    sim.close()
+    assert {"largest", "smallest", "biggest", "tiniest"} & asked

@@ -13,7 +13,7 @@ import numpy as np
 
 from rt2_ros.plan_grammar import LOCATE_QUESTION, pixel_to_loc
 from rt2_ros.sim.layout import WORKSPACE_X, WORKSPACE_Y
-from rt2_ros.sim.tasks import tile_phrase
+from rt2_ros.sim.tasks import ATTRIBUTE_PHRASES, tile_phrase
 
 PHRASES = (LOCATE_QUESTION, "where is the {name} in the image?", "locate the {name}.")
 ARM_HEIGHT = (0.03, 0.28)  # m above the table: from grasping height to well above the objects
@@ -60,4 +60,29 @@ def tile_point_questions(sim, rng: np.random.Generator, camera: str = "scene") -
         if 0 <= pixel[0] < width and 0 <= pixel[1] < height:
             name = tile_name(tile_phrase(symbol, rng))
             out.append(("point_tile", str(rng.choice(PHRASES)).format(name=name), loc_text(pixel, height, width)))
+    return out
+
+
+def attribute_point_questions(sim, rng: np.random.Generator, camera: str = "scene") -> list[tuple[str, str, str]]:
+    """("point_attribute", question, answer) for the largest and smallest object (when one is) and one object
+    by its colour, named as pick_attribute's instructions name them ("tiniest object", "red one").
+
+    Why: the model answered "which object is the largest?" with the same object as "...smallest?" on every
+    first frame of the seen pick_attribute episodes (session 19), and a plan names what it points at only
+    after choosing it; a pointing answer is what the plan's object point is taken from (plan_locate_attribute)."""
+    height, width = sim.cameras.sizes[camera]
+    objects = sorted(sim.task.layout.objects, key=lambda o: o.size)
+    asked = []
+    if objects[-1].size != objects[-2].size:
+        asked.append(("largest", objects[-1]))
+    if objects[0].size != objects[1].size:
+        asked.append(("smallest", objects[0]))
+    coloured = objects[int(rng.integers(len(objects)))]  # colours are distinct within a scene
+    asked.append(("colour", coloured))
+    out = []
+    for kind, obj in asked:
+        pixel = sim.project(sim.object_position(obj.name), camera)
+        if 0 <= pixel[0] < width and 0 <= pixel[1] < height:
+            name = str(rng.choice(ATTRIBUTE_PHRASES[kind])).format(colour=obj.colour)
+            out.append(("point_attribute", str(rng.choice(PHRASES)).format(name=name), loc_text(pixel, height, width)))
     return out

@@ -65,10 +65,12 @@ PHRASES: dict[str, tuple[str, ...]] = {
 }
 PHRASES["point"] = POINT_PHRASES  # asked on a second image with the arm moved: rt2_ros.data.pointing
 PHRASES["point_tile"] = POINT_PHRASES  # tiles by their digit or icon, on both images: rt2_ros.data.pointing
+PHRASES["point_attribute"] = POINT_PHRASES  # the largest, smallest or <colour> object, on both images
 KINDS = tuple(PHRASES)
-# `point_tile` is asked for only by name, so that the sets made before it (scripts/training-data) come out
-# the same from the same command.
-DEFAULT_KINDS = tuple(k for k in KINDS if k != "point_tile")
+# `point_tile` and `point_attribute` are asked for only by name, so that the sets made before them
+# (scripts/training-data) come out the same from the same command.
+OPT_IN_KINDS = ("point_tile", "point_attribute")
+DEFAULT_KINDS = tuple(k for k in KINDS if k not in OPT_IN_KINDS)
 
 
 @dataclass
@@ -166,7 +168,8 @@ def generate_sim_vqa(
     rt2_ros.data.pointing) is asked on a second image of the same scene with the arm moved to a
     random pose; home_pointing also asks it on the first image, with the arm at home as every robot
     episode starts: a model that finds the named object only once the arm is near it fails there.
-    `point_tile` (each tile by its digit or icon) is asked on both images.
+    `point_tile` (each tile by its digit or icon) and `point_attribute` (the largest, smallest and a
+    <colour> object, as pick_attribute names them) are asked on both images.
     tasks: the tasks whose layouts the scenes take, in turn (None: all; place_on_tile always has 3 tiles).
     """
     unknown = set(kinds) - set(KINDS)
@@ -174,7 +177,12 @@ def generate_sim_vqa(
         raise ValueError(f"unknown question kinds {sorted(unknown)}; kinds are {', '.join(KINDS)}")
     from tqdm import tqdm
 
-    from rt2_ros.data.pointing import point_questions, pose_arm_randomly, tile_point_questions
+    from rt2_ros.data.pointing import (
+        attribute_point_questions,
+        point_questions,
+        pose_arm_randomly,
+        tile_point_questions,
+    )
     from rt2_ros.sim import TabletopSim
     from rt2_ros.sim.tasks import task_names
 
@@ -189,19 +197,22 @@ def generate_sim_vqa(
             sim.reset(tasks[scene % len(tasks)], scene)
             on_tile = _put_on_tile(sim, rng) if "under" in kinds and rng.random() < tile_fraction else None
             image = sim.render(camera)
-            asked = questions_for_scene(sim, rng, on_tile) if set(kinds) - {"point", "point_tile"} else []
+            asked = questions_for_scene(sim, rng, on_tile) if set(kinds) - {"point", *OPT_IN_KINDS} else []
             if home_pointing and "point" in kinds:
                 asked += point_questions(sim, rng, camera)
             if "point_tile" in kinds:
                 asked += tile_point_questions(sim, rng, camera)
+            if "point_attribute" in kinds:
+                asked += attribute_point_questions(sim, rng, camera)
             for kind, question, answer in asked:
                 if kind in kinds:
                     yield VQAExample(image=image, question=question, answer=answer, kind=kind)
-            if {"point", "point_tile"} & set(kinds):
+            if {"point", *OPT_IN_KINDS} & set(kinds):
                 pose_arm_randomly(sim, rng)
                 image = sim.render(camera)
                 moved = point_questions(sim, rng, camera) if "point" in kinds else []
                 moved += tile_point_questions(sim, rng, camera) if "point_tile" in kinds else []
+                moved += attribute_point_questions(sim, rng, camera) if "point_attribute" in kinds else []
                 for kind, question, answer in moved:
                     yield VQAExample(image=image, question=question, answer=answer, kind=kind)
     finally:

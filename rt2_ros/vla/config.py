@@ -61,9 +61,13 @@ class VLAConfig:
     plan_locate: str = ""
     plan_locate_window: int = 0
     # The plan's goal point at an episode's first step from the model's answer to "point to the <goal>.",
-    # the goal as the instruction names it (rt2_ros.goal_phrase), within plan_locate_window; with
+    # the goal as the instruction names it (rt2_ros.instruction_phrases), within plan_locate_window; with
     # plan_hold "goal" it is then kept for the episode.
     plan_locate_goal: bool = False
+    # With plan_locate, an object the instruction names by an attribute ("the smallest object", "the red one",
+    # rt2_ros.instruction_phrases.attribute_name) is located as the instruction names it, not by the name the
+    # plan gives it: the plan chose that name itself, and chose the wrong object as often as not (session 19).
+    plan_locate_attribute: bool = False
     # Plan points written exactly as first found rather than within plan_track_window of the last
     # step's: "object", the located object (plan_locate "first") until the fingers have closed on it, since
     # nothing has moved it yet; "goal", the first plan's goal for the whole episode, since a goal stays put.
@@ -101,6 +105,8 @@ class VLAConfig:
         if not 0 <= self.gripper_sticky_steps <= HELD_CAP:
             steps = self.gripper_sticky_steps
             raise ValueError(f"gripper_sticky_steps must be 0 (off) to {HELD_CAP} steps, got {steps}")
+        if self.plan_locate_attribute and not self.plan_locate:
+            raise ValueError('plan_locate_attribute changes what plan_locate asks for: set plan_locate to "first"')
         if self.plan_locate not in PLAN_LOCATE:
             raise ValueError(f"plan_locate must be one of {PLAN_LOCATE}, got {self.plan_locate!r}")
         if self.plan_locate_window < 0:

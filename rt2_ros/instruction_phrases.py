@@ -1,0 +1,31 @@
+"""What an instruction names, as a pointing question can ask for it: its goal, and an object named by attribute.
+
+"put the red cube onto the number 3 tile" -> goal "number 3 tile"; "move the cube near the blue cylinder"
+-> goal "blue cylinder"; "pick up the cube" -> no goal. "grab the tiniest object" -> attribute "tiniest
+object"; "lift the red one" -> "red one"; "pick up the red cube" -> no attribute (the object is named by
+its shape, and the plan names it alike). Read by words, not by the sim's templates (rt2_ros.sim.tasks.TEMPLATES),
+so other phrasings work as long as the goal comes last. Kept apart from the sim so that Policy (in the node)
+reads instructions without loading MuJoCo.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Longer phrases first: "on top of" before "on", "next to" / "close to" before "to".
+_PREPOSITIONS = "on top of|onto|on|next to|close to|to|near|beside|towards"
+_GOAL = re.compile(rf"\b(?:{_PREPOSITIONS})\s+(?:the\s+)?(?P<goal>.+?)\s*[.!]*$")
+# "the <one word> object|one|thing", and "on the table" after it: the object is told apart by its attribute.
+_ATTRIBUTE = re.compile(r"\bthe\s+(?P<attribute>\w+\s+(?:object|one|thing)(?:\s+on\s+the\s+table)?)\b")
+
+
+def goal_name(instruction: str) -> str | None:
+    """The goal the instruction names after its first goal preposition, without "the"; None when it names none."""
+    match = _GOAL.search(instruction.strip().lower())
+    return match.group("goal") if match else None
+
+
+def attribute_name(instruction: str) -> str | None:
+    """The object the instruction names by an attribute ("largest object", "red one"), without "the"; else None."""
+    match = _ATTRIBUTE.search(instruction.strip().lower())
+    return match.group("attribute") if match else None
