@@ -6,14 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from rt2_ros.data.vqa import generate_sim_vqa, write_vqa
+from rt2_ros.data.vqa import DEFAULT_KINDS, POINT_KINDS, generate_sim_vqa, write_vqa
 from rt2_ros.eval.probe import gripper_probe, main, random_twin
 from rt2_ros.vla import VLA
 
 
 @pytest.fixture(scope="module")
 def vqa_dir(tmp_path_factory):
-    return write_vqa(generate_sim_vqa(80, size=32), tmp_path_factory.mktemp("vqa") / "vqa")
+    kinds = (*DEFAULT_KINDS, "point_attribute")
+    return write_vqa(generate_sim_vqa(80, size=32, kinds=kinds), tmp_path_factory.mktemp("vqa") / "vqa")
 
 
 def test_random_vision_features_locate_the_gripper_better_than_the_mean(tiny_model_dir, vqa_dir):
@@ -32,12 +33,16 @@ def test_random_vision_features_locate_the_gripper_better_than_the_mean(tiny_mod
 def test_the_command_reports_every_kind_and_writes_json(tiny_model_dir, vqa_dir, tmp_path, capsys):
     torch.set_num_threads(1)
     out = tmp_path / "probe.json"
-    assert main(["--model", str(tiny_model_dir), "--vqa", str(vqa_dir), "--examples", "40", "--out", str(out)]) == 0
+    assert main(["--model", str(tiny_model_dir), "--vqa", str(vqa_dir), "--examples", "60", "--out", str(out)]) == 0
     result = json.loads(out.read_text())
     assert result == json.loads(capsys.readouterr().out)
     assert set(result["accuracy"]) <= {"colour", "shape", "size", "count", "left_of", "leftmost", "closest",
-                                       "extreme", "where", "table", "under", "point"}  # fmt: skip
-    assert sum(result["examples"].values()) == 40
+                                       "extreme", "where", "table", "under", "point", "point_attribute"}  # fmt: skip
+    assert sum(result["examples"].values()) == 60
+    # Every pointing kind asked is measured in pixels, apart from the others.
+    pointing = set(result["examples"]) & set(POINT_KINDS)
+    assert pointing == {"point", "point_attribute"}, result["examples"]
+    assert set(result["point_px_median"]) == set(result["point_not_a_point"]) == pointing
     assert all(0 <= a <= 1 for a in result["accuracy"].values())
     assert np.isfinite(result["gripper_probe"]["random_init_px"])
 

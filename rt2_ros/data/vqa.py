@@ -70,6 +70,7 @@ KINDS = tuple(PHRASES)
 # `point_tile` and `point_attribute` are asked for only by name, so that the sets made before them
 # (scripts/training-data) come out the same from the same command.
 OPT_IN_KINDS = ("point_tile", "point_attribute")
+POINT_KINDS = ("point", *OPT_IN_KINDS)  # answered with a <locY><locX> point (rt2_ros.data.pointing)
 DEFAULT_KINDS = tuple(k for k in KINDS if k not in OPT_IN_KINDS)
 
 
@@ -197,7 +198,7 @@ def generate_sim_vqa(
             sim.reset(tasks[scene % len(tasks)], scene)
             on_tile = _put_on_tile(sim, rng) if "under" in kinds and rng.random() < tile_fraction else None
             image = sim.render(camera)
-            asked = questions_for_scene(sim, rng, on_tile) if set(kinds) - {"point", *OPT_IN_KINDS} else []
+            asked = questions_for_scene(sim, rng, on_tile) if set(kinds) - set(POINT_KINDS) else []
             if home_pointing and "point" in kinds:
                 asked += point_questions(sim, rng, camera)
             if "point_tile" in kinds:
@@ -207,7 +208,7 @@ def generate_sim_vqa(
             for kind, question, answer in asked:
                 if kind in kinds:
                     yield VQAExample(image=image, question=question, answer=answer, kind=kind)
-            if {"point", *OPT_IN_KINDS} & set(kinds):
+            if set(POINT_KINDS) & set(kinds):
                 pose_arm_randomly(sim, rng)
                 image = sim.render(camera)
                 moved = point_questions(sim, rng, camera) if "point" in kinds else []

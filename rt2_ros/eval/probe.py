@@ -2,7 +2,7 @@
 
 Closed-loop success says *that* a policy fails; this says whether the image gets through. It asks
 held-out sim VQA questions (every 20th example, the ones `rt2 train` validates on) and reports
-exact-match accuracy per kind, the median pixel error of `point` answers, and how well a ridge
+exact-match accuracy per kind, the median pixel error of each pointing kind's answers, and how well a ridge
 regression on the vision tower's output features locates the gripper (against predicting the
 mean position, and against the same tower at random initialisation): features that carry the
 gripper's position no better than random ones mean training has not taught the tower to see.
@@ -20,13 +20,14 @@ import argparse
 import json
 import re
 import sys
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from rt2_ros.data.vqa import POINT_KINDS
 from rt2_ros.plan_grammar import LOC_BINS
 
 LOC = re.compile(r"<loc(\d{4})><loc(\d{4})>")
@@ -40,24 +41,24 @@ def point_px(text: str, size: int) -> np.ndarray | None:
 
 
 def vqa_by_kind(vla, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Exact-match accuracy per kind and the median pixel error of point answers (greedy decoding)."""
+    """Exact-match accuracy per kind and, per pointing kind, the median pixel error of its answers (greedy)."""
     from rt2_ros.vla.decoding import answer_text
 
-    hits, counts, errors = Counter(), Counter(), []
+    hits, counts, errors = Counter(), Counter(), defaultdict(list)
     for row in rows:
         answer = answer_text(vla, vla.encode_prompt(row["image"], vla.vqa_prompt(row["question"]))).strip()
         kind = row.get("kind") or "any"
         counts[kind] += 1
         hits[kind] += answer.lower() == str(row["answer"]).strip().lower()
-        if kind == "point":
+        if kind in POINT_KINDS:  # an exact point is rare and means little: how far off it is does
             size = np.asarray(row["image"]).shape[0]
             truth, guess = point_px(str(row["answer"]), size), point_px(answer, size)
-            errors.append(None if guess is None else float(np.linalg.norm(guess - truth)))
+            errors[kind].append(None if guess is None else float(np.linalg.norm(guess - truth)))
     out: dict[str, Any] = {"accuracy": {k: hits[k] / counts[k] for k in sorted(counts)}, "examples": dict(counts)}
     if errors:  # answers that are not a <locY><locX> point are counted apart (strict JSON has no infinity)
-        parsed = [e for e in errors if e is not None]
-        out["point_px_median"] = float(np.median(parsed)) if parsed else None
-        out["point_not_a_point"] = len(errors) - len(parsed)
+        parsed = {kind: [e for e in found if e is not None] for kind, found in errors.items()}
+        out["point_px_median"] = {kind: float(np.median(p)) if p else None for kind, p in sorted(parsed.items())}
+        out["point_not_a_point"] = {kind: len(errors[kind]) - len(p) for kind, p in sorted(parsed.items())}
     return out
 
 
