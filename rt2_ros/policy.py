@@ -115,6 +115,7 @@ class Policy:
         # plan_locate "first": the object's point at the first step, tracked from until the fingers close on it.
         self.object_anchor: np.ndarray | None = None
         self.goal_anchor: np.ndarray | None = None  # plan_hold "goal": the first plan's goal point
+        self.closed_on_air = 0  # control steps in a row the arm has measured the closed fingers holding nothing
 
     def act(self, image: Any, instruction: str, arm: ArmView | None = None) -> Action:
         """The next action for `image` and `instruction`.
@@ -144,8 +145,13 @@ class Policy:
         modelled = time.perf_counter()
         values, terminate = self.vla.actions.decode(decoded.bins)
         values[6] = self._sticky(float(values[6]))
+        regrasp = self._missed_grasp(arm)
+        if regrasp:
+            values[6] = self.last_gripper = 0.0
         self.gripper_state = self.gripper_state.after(float(values[6]))
-        if self.chain_of_thought:
+        if regrasp:  # the next plan starts over, as an episode's first: the object located anew
+            self.last_plan_points, self.object_anchor, self.goal_anchor = {}, None, None
+        elif self.chain_of_thought:
             self._remember_plan(plan_points(decoded.plan), None if arm is None else arm.holding)
         done = time.perf_counter()
         return Action(
@@ -169,6 +175,16 @@ class Policy:
             return self.last_gripper
         self.last_gripper = command
         return command
+
+    def _missed_grasp(self, arm: ArmView | None) -> bool:
+        """regrasp_after_steps: the fingers have been shut on nothing that long (the arm measures it), so open."""
+        steps = self.vla.config.regrasp_after_steps
+        on_air = arm is not None and arm.holding is False and self.gripper_state.closed
+        self.closed_on_air = self.closed_on_air + 1 if on_air else 0
+        if steps and self.closed_on_air >= steps:
+            self.closed_on_air = 0
+            return True
+        return False
 
     def _remember_plan(self, points: dict[str, np.ndarray], holding: bool | None) -> None:
         """The points the next plan is tracked from: this plan's, but with plan_locate "first" the object

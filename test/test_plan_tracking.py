@@ -306,3 +306,32 @@ def test_an_object_named_by_attribute_is_located_as_the_instruction_names_it(pla
     config.plan_locate = ""
     with pytest.raises(ValueError, match="plan_locate_attribute changes what plan_locate asks for"):
         VLAConfig.from_dict(config.to_dict())
+
+
+def test_fingers_shut_on_nothing_open_again_and_the_object_is_located_anew(planner_dir, tmp_path):
+    class Counting(Policy):
+        asked: list[str] = []
+
+        def point(self, image, name):
+            self.asked.append(name)
+            return super().point(image, name)
+
+    shutil.copytree(planner_dir, tmp_path / "copy")
+    config = VLAConfig.load(tmp_path / "copy")
+    config.plan_locate, config.plan_hold, config.regrasp_after_steps = "first", ["object"], 3
+    config.save(tmp_path / "copy")
+    policy = Counting.from_pretrained(tmp_path / "copy")
+    empty = ArmView(DOWN_CAMERA, TOOL, 0.02, holding=False)
+    assert policy.act(IMAGE, INSTRUCTION, empty).gripper > 0.5  # the taught action closes the gripper
+    # Closed, and the fingers measured shut on nothing for 3 steps: the third step opens them.
+    assert [policy.act(IMAGE, INSTRUCTION, empty).gripper for _ in range(3)] == [1.0, 1.0, 0.0]
+    assert policy.asked == ["cube"] and policy.gripper_state.text() == "gripper open 1"
+    # The next plan starts over: the object is asked for again and written where it is pointed.
+    again = policy.act(IMAGE, INSTRUCTION, empty)
+    assert policy.asked == ["cube", "cube"] and plan_points(again.plan)["object"].tolist() == [500, 300]
+    for arm in (ArmView(DOWN_CAMERA, TOOL, 0.02, holding=True), None):  # holding something, or not measured
+        policy.reset()
+        assert all(policy.act(IMAGE, INSTRUCTION, arm).gripper > 0.5 for _ in range(6))
+    config.regrasp_after_steps = -1
+    with pytest.raises(ValueError, match="regrasp_after_steps must be 0"):
+        VLAConfig.from_dict(config.to_dict())

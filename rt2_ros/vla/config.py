@@ -81,6 +81,12 @@ class VLAConfig:
     # reopened a good grasp after 3 steps closed, a choice never seen in training (session 18,
     # rt2_ros.policy.Policy.act), and the expert always holds a grasp 7 steps before lifting.
     gripper_sticky_steps: int = 0
+    # When the arm measures that the fingers have been closed on nothing (ArmView.holding False: the grasp
+    # missed or the object slipped out) for this many control steps in a row, the gripper is opened and the
+    # object and goal are located anew, as at an episode's first step (0: off). Why: with its fingers shut
+    # on air the model carried on as if it held the object (session 20, pick seed 1000016 and
+    # pick_attribute 1000004) and nothing it sees at 96x96 told it otherwise.
+    regrasp_after_steps: int = 0
     max_answer_tokens: int = 32
     # Parallel decoding (OpenVLA-OFT style) is only meaningful for a model trained with
     # rt2_ros.vla.training.build_example(..., parallel=True); the trainer sets this to True.
@@ -107,6 +113,10 @@ class VLAConfig:
             raise ValueError(f"gripper_sticky_steps must be 0 (off) to {HELD_CAP} steps, got {steps}")
         if self.plan_locate_attribute and not self.plan_locate:
             raise ValueError('plan_locate_attribute changes what plan_locate asks for: set plan_locate to "first"')
+        if self.regrasp_after_steps < 0:
+            raise ValueError(
+                f"regrasp_after_steps must be 0 (off) or a number of control steps, got {self.regrasp_after_steps}"
+            )
         if self.plan_locate not in PLAN_LOCATE:
             raise ValueError(f"plan_locate must be one of {PLAN_LOCATE}, got {self.plan_locate!r}")
         if self.plan_locate_window < 0:
