@@ -28,6 +28,9 @@ __all__ = ["Action", "InvalidImageError", "Policy"]
 # The expert keeps a grasp this many control steps before it lifts (rt2_ros.sim.expert); by then the
 # fingers have closed on whatever was between them.
 ANCHOR_CLOSED_STEPS = 7
+# A gripper closed with the tool this close above the objects' height is a grasp (the expert closes 0.3 cm
+# above it); regrasp_after_steps reopens only those.
+GRASP_HEIGHT = 0.03  # m
 
 
 @dataclass
@@ -115,6 +118,7 @@ class Policy:
         # plan_locate "first": the object's point at the first step, tracked from until the fingers close on it.
         self.object_anchor: np.ndarray | None = None
         self.goal_anchor: np.ndarray | None = None  # plan_hold "goal": the first plan's goal point
+        self.grasping = False  # regrasp_after_steps: the gripper was closed at grasping height
         self.closed_on_air = 0  # control steps in a row the arm has measured the closed fingers holding nothing
 
     def act(self, image: Any, instruction: str, arm: ArmView | None = None) -> Action:
@@ -177,9 +181,14 @@ class Policy:
         return command
 
     def _missed_grasp(self, arm: ArmView | None) -> bool:
-        """regrasp_after_steps: the fingers have been shut on nothing that long (the arm measures it), so open."""
-        steps = self.vla.config.regrasp_after_steps
-        on_air = arm is not None and arm.holding is False and self.gripper_state.closed
+        """regrasp_after_steps: the fingers were closed at grasping height and have been shut on nothing that
+        long since (the arm measures both), so open. Closed higher up is no grasp: the expert, and the model
+        after it, close the gripper at home to push with it, and reopening it there lost 5 of 7 pushes."""
+        steps, state = self.vla.config.regrasp_after_steps, self.gripper_state
+        if arm is not None and state.closed and state.held == 1:  # the step after the close command
+            self.grasping = bool(arm.tool_position[2] < arm.object_height + GRASP_HEIGHT)
+        self.grasping = self.grasping and state.closed
+        on_air = self.grasping and arm is not None and arm.holding is False
         self.closed_on_air = self.closed_on_air + 1 if on_air else 0
         if steps and self.closed_on_air >= steps:
             self.closed_on_air = 0

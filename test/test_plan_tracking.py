@@ -321,7 +321,8 @@ def test_fingers_shut_on_nothing_open_again_and_the_object_is_located_anew(plann
     config.plan_locate, config.plan_hold, config.regrasp_after_steps = "first", ["object"], 3
     config.save(tmp_path / "copy")
     policy = Counting.from_pretrained(tmp_path / "copy")
-    empty = ArmView(DOWN_CAMERA, TOOL, 0.02, holding=False)
+    low = np.array([TOOL[0], TOOL[1], 0.03])  # 1 cm above the objects' height: where a grasp closes
+    empty = ArmView(DOWN_CAMERA, low, 0.02, holding=False)
     assert policy.act(IMAGE, INSTRUCTION, empty).gripper > 0.5  # the taught action closes the gripper
     # Closed, and the fingers measured shut on nothing for 3 steps: the third step opens them.
     assert [policy.act(IMAGE, INSTRUCTION, empty).gripper for _ in range(3)] == [1.0, 1.0, 0.0]
@@ -329,7 +330,8 @@ def test_fingers_shut_on_nothing_open_again_and_the_object_is_located_anew(plann
     # The next plan starts over: the object is asked for again and written where it is pointed.
     again = policy.act(IMAGE, INSTRUCTION, empty)
     assert policy.asked == ["cube", "cube"] and plan_points(again.plan)["object"].tolist() == [500, 300]
-    for arm in (ArmView(DOWN_CAMERA, TOOL, 0.02, holding=True), None):  # holding something, or not measured
+    # Holding something, not measured, or closed high above the objects (as a push closes at home): kept closed.
+    for arm in (ArmView(DOWN_CAMERA, low, 0.02, holding=True), None, ArmView(DOWN_CAMERA, TOOL, 0.02, holding=False)):
         policy.reset()
         assert all(policy.act(IMAGE, INSTRUCTION, arm).gripper > 0.5 for _ in range(6))
     config.regrasp_after_steps = -1
