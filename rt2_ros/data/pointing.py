@@ -67,9 +67,9 @@ def attribute_point_questions(sim, rng: np.random.Generator, camera: str = "scen
     """("point_attribute", question, answer) for the largest and smallest object (when one is) and one object
     by its colour, named as pick_attribute's instructions name them ("tiniest object", "red one").
 
-    Why: the model answered "which object is the largest?" with the same object as "...smallest?" on every
-    first frame of the seen pick_attribute episodes (session 19), and a plan names what it points at only
-    after choosing it; a pointing answer is what the plan's object point is taken from (plan_locate_attribute)."""
+    Why: session 19's weights answered "which object is the largest?" with the same object as "...smallest?"
+    on 5 of the 8 seen pick_attribute first frames, and their plans named the wrong object on 5; a pointing
+    answer is what the plan's object point is taken from (plan_locate_attribute)."""
     height, width = sim.cameras.sizes[camera]
     objects = sorted(sim.task.layout.objects, key=lambda o: o.size)
     asked = []
