@@ -39,7 +39,7 @@ def planner_dir(tiny_model_dir, tmp_path_factory):
     return fit_planner(tiny_model_dir, tmp_path_factory.mktemp("models") / "planner")
 
 
-def policy_with(folder, tmp_path, **settings) -> Policy:
+def policy_with(folder, tmp_path, policy_class: type[Policy] = Policy, **settings) -> Policy:
     """The planner with some rt2_config.json decoding settings changed (in a copy)."""
     copy = tmp_path / "model"
     shutil.copytree(folder, copy)
@@ -47,7 +47,19 @@ def policy_with(folder, tmp_path, **settings) -> Policy:
     for key, value in settings.items():
         setattr(config, key, value)
     config.save(copy)
-    return Policy.from_pretrained(copy)
+    return policy_class.from_pretrained(copy)
+
+
+class CountingPolicy(Policy):
+    """A Policy that records every name it is asked to point at, in order."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.asked: list[str] = []
+
+    def point(self, image, name):
+        self.asked.append(name)
+        return super().point(image, name)
 
 
 def test_by_default_the_plan_is_written_as_taught(planner_dir, tmp_path):
@@ -140,18 +152,7 @@ def test_a_held_goal_is_the_first_plans_for_the_whole_episode(planner_dir, tmp_p
 
 
 def test_a_located_goal_is_where_the_model_points_to_the_goal_the_instruction_names(planner_dir, tmp_path):
-    class Counting(Policy):
-        asked: list[str] = []
-
-        def point(self, image, name):
-            self.asked.append(name)
-            return super().point(image, name)
-
-    shutil.copytree(planner_dir, tmp_path / "copy")
-    config = VLAConfig.load(tmp_path / "copy")
-    config.plan_locate_goal, config.plan_hold = True, ["goal"]
-    config.save(tmp_path / "copy")
-    policy = Counting.from_pretrained(tmp_path / "copy")
+    policy = policy_with(planner_dir, tmp_path, CountingPolicy, plan_locate_goal=True, plan_hold=["goal"])
     located = policy.point(IMAGE, "plate").tolist()  # never taught: somewhere the taught plan's goal is not
     assert located != [200, 800]
     policy.asked.clear()
@@ -282,18 +283,7 @@ def test_without_the_setting_or_the_arms_state_the_model_writes_its_own_points(p
 
 
 def test_an_object_named_by_attribute_is_located_as_the_instruction_names_it(planner_dir, tmp_path):
-    class Counting(Policy):
-        asked: list[str] = []
-
-        def point(self, image, name):
-            self.asked.append(name)
-            return super().point(image, name)
-
-    shutil.copytree(planner_dir, tmp_path / "copy")
-    config = VLAConfig.load(tmp_path / "copy")
-    config.plan_locate, config.plan_locate_attribute = "first", True
-    config.save(tmp_path / "copy")
-    policy = Counting.from_pretrained(tmp_path / "copy")
+    policy = policy_with(planner_dir, tmp_path, CountingPolicy, plan_locate="first", plan_locate_attribute=True)
     located = policy.point(IMAGE, "smallest object").tolist()
     assert located != [700, 300]  # not where the taught plan puts the cube
     policy.asked.clear()
@@ -303,24 +293,15 @@ def test_an_object_named_by_attribute_is_located_as_the_instruction_names_it(pla
     policy.reset()  # an object named by its shape is asked for by the name the plan gives it, as before
     assert policy.act(IMAGE, INSTRUCTION).plan == WRITTEN_PLAN.replace("cube<loc0700><loc0300>", f"cube{POINTED}")
     assert policy.asked == ["smallest object", "cube"]
+    config = VLAConfig.load(tmp_path / "model")
     config.plan_locate = ""
     with pytest.raises(ValueError, match="plan_locate_attribute changes what plan_locate asks for"):
         VLAConfig.from_dict(config.to_dict())
 
 
 def test_fingers_shut_on_nothing_open_again_and_the_object_is_located_anew(planner_dir, tmp_path):
-    class Counting(Policy):
-        asked: list[str] = []
-
-        def point(self, image, name):
-            self.asked.append(name)
-            return super().point(image, name)
-
-    shutil.copytree(planner_dir, tmp_path / "copy")
-    config = VLAConfig.load(tmp_path / "copy")
-    config.plan_locate, config.plan_hold, config.regrasp_after_steps = "first", ["object"], 3
-    config.save(tmp_path / "copy")
-    policy = Counting.from_pretrained(tmp_path / "copy")
+    settings = {"plan_locate": "first", "plan_hold": ["object"], "regrasp_after_steps": 3}
+    policy = policy_with(planner_dir, tmp_path, CountingPolicy, **settings)
     low = np.array([TOOL[0], TOOL[1], 0.03])  # 1 cm above the objects' height: where a grasp closes
     empty = ArmView(DOWN_CAMERA, low, 0.02, holding=False)
     assert policy.act(IMAGE, INSTRUCTION, empty).gripper > 0.5  # the taught action closes the gripper
@@ -334,6 +315,7 @@ def test_fingers_shut_on_nothing_open_again_and_the_object_is_located_anew(plann
     for arm in (ArmView(DOWN_CAMERA, low, 0.02, holding=True), None, ArmView(DOWN_CAMERA, TOOL, 0.02, holding=False)):
         policy.reset()
         assert all(policy.act(IMAGE, INSTRUCTION, arm).gripper > 0.5 for _ in range(6))
+    config = VLAConfig.load(tmp_path / "model")
     config.regrasp_after_steps = -1
     with pytest.raises(ValueError, match="regrasp_after_steps must be 0"):
         VLAConfig.from_dict(config.to_dict())
