@@ -183,7 +183,7 @@ def test_rt2_eval_end_to_end_side_by_side(tiny_model_dir, taught_model_dir, tmp_
         "--model", str(taught_model_dir), "--compare", str(tiny_model_dir),
         "--label", "taught", "--label", "random",
         "--categories", "seen", "reasoning", "--tasks", "pick", "pick_attribute",
-        "--episodes", "2", "--max-steps", "4", "--image-size", "32", "--gifs", "1",
+        "--episodes", "2", "--skip", "1", "--max-steps", "4", "--image-size", "32", "--gifs", "1",
         "--out", str(out), "--model-card", str(card), "--quiet",
     ]  # fmt: skip
     assert cli.main(argv) == 0
@@ -198,6 +198,7 @@ def test_rt2_eval_end_to_end_side_by_side(tiny_model_dir, taught_model_dir, tmp_
         ("seen", "pick_attribute"),
         ("reasoning", "pick_attribute"),
     ]
+    assert report["settings"]["cells"][0]["seeds"] == eval_seeds("seen", "pick", 3)[1:]  # --skip 1
     for run in report["runs"]:
         assert len(run["episodes"]) == 6
         assert all(e["steps"] <= 4 for e in run["episodes"])
@@ -212,6 +213,7 @@ def test_rt2_eval_end_to_end_side_by_side(tiny_model_dir, taught_model_dir, tmp_
 
     markdown = (out / "results.md").read_text()
     assert "| reasoning | all |" in markdown and "rt2 eval --model" in markdown
+    assert "after each cell's first 1;" in markdown
     assert iio.imread(out / "results.png").ndim == 3
     gifs = sorted((out / "gifs").rglob("*.gif"))
     assert [g.parent.name for g in gifs] == ["random", "random", "taught", "taught"]  # one per category and model
@@ -256,3 +258,5 @@ def test_rt2_eval_refuses_bad_arguments(capsys):
     assert "labels must differ" in capsys.readouterr().err
     assert cli.main(["--expert", "--jobs", "0"]) == 2
     assert "--jobs must be at least 1" in capsys.readouterr().err
+    assert cli.main(["--expert", "--skip", "-1"]) == 2
+    assert "--skip must be at least 0" in capsys.readouterr().err

@@ -43,3 +43,12 @@ def test_held_out_things_exist_and_unknown_names_are_refused():
         splits.eval_seeds("nope", "pick", 1)
     with pytest.raises(ValueError, match="no 'pick' episodes"):
         splits.eval_seeds("symbols", "pick", 1)
+
+
+def test_skipped_eval_seeds_are_the_next_ones_never_the_first():
+    # rt2 eval --skip: fresh episodes for a model chosen on the first ones.
+    first, fresh = splits.eval_seeds("seen", "pick", 4), splits.eval_seeds("seen", "pick", 3, skip=4)
+    assert fresh == splits.eval_seeds("seen", "pick", 7)[4:]
+    assert not set(first) & set(fresh)
+    with pytest.raises(ValueError, match="skip must be at least 0"):
+        splits.eval_seeds("seen", "pick", 1, skip=-1)

@@ -122,11 +122,16 @@ def robot_seeds(task: str, n: int, sim: TabletopSim | None = None, start: int = 
     return _take(iter_robot_seeds(task, start), n)
 
 
-def eval_seeds(category: str, task: str, n: int, sim: TabletopSim | None = None) -> list[int]:
-    """The first `n` seeds >= EVAL_SEED_START whose layout of `task` fits `category` (deterministic)."""
+def eval_seeds(category: str, task: str, n: int, sim: TabletopSim | None = None, skip: int = 0) -> list[int]:
+    """The first `n` seeds >= EVAL_SEED_START whose layout of `task` fits `category` (deterministic).
+
+    skip: leave out the first `skip` of them, for fresh episodes once a model or setting was chosen on those.
+    """
     del sim
     if category not in CATEGORIES:
         raise ValueError(f"unknown category {category!r}; categories are {', '.join(CATEGORIES)}")
     if task not in CATEGORY_TASKS[category]:
         raise ValueError(f"category {category!r} has no {task!r} episodes; its tasks are {CATEGORY_TASKS[category]}")
-    return _take(_scan(task, EVAL_SEED_START, lambda instance: fits(category, instance)), n)
+    if skip < 0:
+        raise ValueError(f"skip must be at least 0, got {skip}")
+    return _take(_scan(task, EVAL_SEED_START, lambda instance: fits(category, instance)), skip + n)[skip:]

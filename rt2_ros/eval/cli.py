@@ -37,6 +37,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--tasks", nargs="+", choices=task_names(), metavar="TASK", help="default: every task")
     parser.add_argument("--episodes", type=int, default=10, help="episodes per (category, task) (default: %(default)s)")
     parser.add_argument(
+        "--skip",
+        type=int,
+        default=0,
+        metavar="N",
+        help="leave out each cell's first N seeds: fresh episodes for a model chosen on those (default: %(default)s)",
+    )
+    parser.add_argument(
         "--threads",
         type=int,
         default=1,
@@ -103,6 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.episodes < 1 or args.max_steps < 1 or args.jobs < 1:
         print("rt2 eval: error: --episodes, --max-steps and --jobs must be at least 1", file=sys.stderr)
         return 2
+    if args.skip < 0:
+        print("rt2 eval: error: --skip must be at least 0", file=sys.stderr)
+        return 2
 
     # Heavy imports only once the arguments are known good.
     import torch
@@ -116,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
 
-    cells = build_cells(args.episodes, tuple(args.categories), tuple(args.tasks) if args.tasks else None)
+    cells = build_cells(args.episodes, tuple(args.categories), tuple(args.tasks) if args.tasks else None, args.skip)
     # A folder's name is the default column; two folders of one name (runs/a/model, runs/b/model) give their paths.
     names = [Path(m).name for m in models]
     defaults = [name if names.count(name) == 1 else model for name, model in zip(names, models, strict=True)]
@@ -145,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         "image_size": list(size),
         "control_rate_hz": sim.control_rate_hz,
         "episodes_per_cell": args.episodes,
+        "skipped_seeds": args.skip,
         "max_steps": args.max_steps,
         "success_hold": args.success_hold,
         "action_scale": list(options.action_scale),

@@ -126,13 +126,19 @@ def markdown_table(runs: list[Run]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _skipped(settings: dict[str, Any]) -> str:
+    skip = settings.get("skipped_seeds", 0)
+    return f" after each cell's first {skip}" if skip else ""
+
+
 def markdown_report(runs: list[Run], settings: dict[str, Any]) -> str:
     """The table with what it measured: episodes per cell, robot, camera, step limit, command."""
     notes = (
         f"Success rate [95% Wilson interval] successes/episodes; {settings['episodes_per_cell']} episodes per "
-        f"(category, task), seeds from rt2_ros.data.splits.eval_seeds; robot {settings['robot']}, camera "
-        f"{settings['camera']} {settings['image_size'][0]}x{settings['image_size'][1]}, at most "
-        f"{settings['max_steps']} control steps at {settings['control_rate_hz']:g} Hz."
+        f"(category, task), seeds from rt2_ros.data.splits.eval_seeds{_skipped(settings)}; "
+        f"robot {settings['robot']}, camera {settings['camera']} {settings['image_size'][0]}x"
+        f"{settings['image_size'][1]}, at most {settings['max_steps']} control steps at "
+        f"{settings['control_rate_hz']:g} Hz."
     )
     command = f"\n\nMeasured with `{settings['command']}`." if settings.get("command") else ""
     failures = failure_table(runs)

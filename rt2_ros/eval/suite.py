@@ -22,9 +22,10 @@ class Cell:
 
 
 def build_cells(
-    episodes: int, categories: tuple[str, ...] = CATEGORIES, tasks: tuple[str, ...] | None = None
+    episodes: int, categories: tuple[str, ...] = CATEGORIES, tasks: tuple[str, ...] | None = None, skip: int = 0
 ) -> list[Cell]:
-    """`episodes` seeds per (category, task); `tasks` narrows every category to those tasks it has."""
+    """`episodes` seeds per (category, task), after the first `skip` (eval_seeds); `tasks` narrows every
+    category to those tasks it has."""
     unknown = set(categories) - set(CATEGORIES)
     if unknown:
         raise ValueError(f"unknown categories {sorted(unknown)}; categories are {', '.join(CATEGORIES)}")
@@ -32,7 +33,7 @@ def build_cells(
     for category in categories:
         for task in CATEGORY_TASKS[category]:
             if tasks is None or task in tasks:
-                cells.append(Cell(category, task, tuple(eval_seeds(category, task, episodes))))
+                cells.append(Cell(category, task, tuple(eval_seeds(category, task, episodes, skip=skip))))
     if not cells:
         raise ValueError(f"no task of {list(tasks or ())} belongs to the categories {list(categories)}")
     return cells
