@@ -14,15 +14,18 @@ import re
 
 # Longer phrases first: "on top of" before "on", "next to" / "close to" before "to".
 _PREPOSITIONS = "on top of|onto|on|next to|close to|to|near|beside|towards"
+_DIRECTIONS = {"left", "right", "front", "back"}
 _GOAL = re.compile(rf"\b(?:{_PREPOSITIONS})\s+(?:the\s+)?(?P<goal>.+?)\s*[.!]*$")
 # "the <one word> object|one|thing", and "on the table" after it: the object is told apart by its attribute.
 _ATTRIBUTE = re.compile(r"\bthe\s+(?P<attribute>\w+\s+(?:object|one|thing)(?:\s+on\s+the\s+table)?)\b")
 
 
 def goal_name(instruction: str) -> str | None:
-    """The goal the instruction names after its first goal preposition, without "the"; None when it names none."""
+    """The goal the instruction names after its first goal preposition, without "the"; None when it names none.
+
+    A direction ("push the cube to the left") is no thing to point at: None, and a push's goal is left to the plan."""
     match = _GOAL.search(instruction.strip().lower())
-    return match.group("goal") if match else None
+    return match.group("goal") if match and match.group("goal") not in _DIRECTIONS else None
 
 
 def attribute_name(instruction: str) -> str | None:

@@ -27,7 +27,8 @@ def test_first_steps_are_the_full_episodes_first_steps_and_are_trained_on(tmp_pa
 
     assert plans([str(out)]) == 0, "the replay stops where the collection did"
     written = read_plans(out, "scene", np.arange(6), np.zeros(6, dtype=int))
-    assert all(plan.count("<loc") == 4 for plan in written), "object and gripper points (no goal in pick or push)"
+    # Object and gripper points, and for push where it leaves the object.
+    assert [plan.count("<loc") for plan in written] == [4, 4, 4, 6, 6, 6]
     # Push's first step closes the gripper: a "gripper change" that --gripper-change-repeat would
     # otherwise repeat in every one-step push episode.
     steps = load_robot_steps([out], val_every=3, plans=True, gripper_change_repeat=8)

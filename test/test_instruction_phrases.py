@@ -26,6 +26,8 @@ def test_instructions_without_a_goal_name_none():
     assert goal_name("pick up the cube") is None
     assert goal_name("  Put the red cube ON the blue cylinder. ") == "blue cylinder"
     assert goal_name("") is None
+    for seed in range(20):  # "push the cube to the left": a direction, not a thing a pointing question can find
+        assert goal_name(sample_task("push", seed).instruction) is None
 
 
 def test_an_object_named_by_attribute_is_read_as_pick_attribute_names_it():

@@ -140,6 +140,19 @@ def test_below_goal_offsets_reach_zero_when_the_carried_object_is_over_its_goal(
     assert max(g["drop"][0] - 512 for _, g in carried) > 100, "'below-goal' says how high above the goal it is"
 
 
+def test_a_push_plan_holds_where_the_push_leaves_its_object_from_start_to_end():
+    """The one point a mid-push image cannot show: how far the object still has to go."""
+    sim = TabletopSim("ur5e", cameras={"scene": (96, 96)})
+    goals = []
+    episode = run_expert(sim, "push", 1000024, render=False, on_step=lambda s: goals.append(plan_points(plan_text(s))))
+    assert episode.success
+    assert len({tuple(points["goal"]) for points in goals}) == 1, "the same goal on every step, moved object or not"
+    first, last = goals[0], goals[-1]
+    assert np.abs(first["goal"] - first["object"]).max() > 60, "at the start the goal is well ahead of the object"
+    assert np.abs(last["goal"] - last["object"]).max() <= 16, "the pushed object ends on its goal"
+    sim.close()
+
+
 def test_training_plans_of_the_below_goal_style_read_the_below_goal_column(dataset):
     from rt2_ros.train_data import load_robot_steps
 

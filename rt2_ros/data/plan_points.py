@@ -9,8 +9,8 @@ is PaliGemma location tokens (the same `<locY><locX>` points as the sim's pointi
 
     red cylinder<loc0700><loc0655> gripper<loc0412><loc0510> to<loc0650><loc0300>
 
-`to` is where a carried object goes (the reference object or tile), absent for pick and push. Points
-follow their word without a space: the tokenizer would spend a token on each space.
+`to` is where a carried object goes (the reference object or tile) or where a push leaves it, absent for
+pick. Points follow their word without a space: the tokenizer would spend a token on each space.
 
 Existing episode datasets get plans by replaying the expert without rendering (the sim is
 deterministic, and each episode stores its task, seed and DART noise); the replayed actions must
@@ -51,7 +51,7 @@ def _point(sim, position: np.ndarray, camera: str) -> str:
 
 
 def plan_text(sim, camera: str = "scene") -> str:
-    """The plan for what `sim` shows now: task target, gripper and (for tasks that carry it somewhere) goal."""
+    """The plan for what `sim` shows now: task target, gripper and (for tasks that take it somewhere) goal."""
     task = sim.task
     # The object comes first: after the gripper's point, "the object is where the gripper is" would
     # be right on most frames (grasping, carrying) and the model learnt that instead of finding it.
@@ -64,12 +64,24 @@ def plan_text(sim, camera: str = "scene") -> str:
 
 
 def goal_position(sim) -> np.ndarray | None:
-    """Where the task carries its object (the plan's `to` point): the reference object or tile; None if nowhere."""
+    """Where the task takes its object (the plan's `to` point): the reference object or tile, or where the
+    expert's push leaves it; None for pick.
+
+    Why push has one: nothing in a mid-push image says where the object started, and success is measured
+    from there. Without a goal, session 21's model moved a cube 5 cm of the 10 needed and lifted away (push
+    seed 1000024), and its 3 push failures on fresh seeds all started within 2 cm of the table's middle. The
+    goal, written in the first plan and held (plan_hold "goal"), carries the start through the episode."""
+    from rt2_ros.sim.expert import PUSH_RUN_UP, PUSH_STROKE
+    from rt2_ros.sim.tasks import PUSH_DIRECTIONS
+
     task = sim.task
     if task.name in ("place_on", "move_near"):
         return sim.object_position(task.reference)
     if task.name == "place_on_tile":
         return np.array([*task.layout.tiles[task.reference], 0.0])
+    if task.name == "push":
+        direction = np.array([0.0, PUSH_DIRECTIONS[task.reference], 0.0])
+        return task.start_positions[task.target] + direction * (PUSH_STROKE - PUSH_RUN_UP)
     return None
 
 

@@ -30,6 +30,8 @@ MISS_STREAM = 0x4D15  # missed_grasp's own seed stream
 MISS_ABOVE_TOP = (0.02, 0.06)  # m: a missed grasp closes this far above the object's top (fingertips clear it)
 MISS_BESIDE = 0.03  # m: and at most this far beside its centre
 MISS_LIFT = (0.02, 0.08)  # m: then lifts the empty gripper this far before the retry
+PUSH_RUN_UP = 0.03  # m: a push starts with the tool this far behind the object's near side
+PUSH_STROKE = 0.17  # m: and moves it this far along the push, so the object travels the stroke less the run-up
 
 
 @dataclass
@@ -165,11 +167,11 @@ def plan(sim: TabletopSim, miss: MissedGrasp | None = None) -> list[Waypoint]:
         return carry + place_waypoints(sim, target, lambda s: spot)
     if task.name == "push":
         direction = np.array([0.0, PUSH_DIRECTIONS[task.reference], 0.0])
-        start = sim.object_position(target) * [1, 1, 0] - direction * (size / 2 + 0.03) + [0, 0, 0.02]
+        start = sim.object_position(target) * [1, 1, 0] - direction * (size / 2 + PUSH_RUN_UP) + [0, 0, 0.02]
         return [
             Waypoint(lambda s: (start + [0, 0, 0.1], 0.0), 1.0, tolerance=0.01),
             Waypoint(lambda s: (start, 0.0), 1.0, tolerance=0.004, speed=0.1),
-            Waypoint(lambda s: (start + direction * 0.17, 0.0), 1.0, tolerance=0.006, speed=0.08),
+            Waypoint(lambda s: (start + direction * PUSH_STROKE, 0.0), 1.0, tolerance=0.006, speed=0.08),
             Waypoint(lambda s: (s.tcp_pose()[0] + [0, 0, 0.08] - direction * 0.02, None), 1.0, tolerance=0.02),
         ]
     raise ValueError(f"the expert has no plan for task {task.name!r}")
