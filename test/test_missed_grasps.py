@@ -1,4 +1,4 @@
-"""rt2 collect --missed-grasps: the expert closes on air, lifts, reopens and retries; only the retry is learned."""
+"""rt2 collect --missed-grasps, --short-pushes: the expert errs, then recovers; only the recovery is learned."""
 
 import re
 
@@ -61,3 +61,36 @@ def test_without_missed_grasps_every_step_is_a_target(tmp_path):
     (episode,) = iter_episodes(out)
     assert episode.metadata["not_targets"] == [] and episode.metadata["missed_grasps"] == 0
     assert len(load_robot_steps([out], val_every=0).train) == len(episode.steps)
+
+
+def test_a_short_push_is_taken_up_again_and_only_the_second_stroke_is_trained_on(tmp_path):
+    out = tmp_path / "robot"
+    collect(out, ["push"], 2, size=32, noise=0.02, short_pushes=1.0, progress=False)
+    assert plans([str(out)]) == 0, "the replay that writes plans stops short the same way"
+    for index, episode in enumerate(iter_episodes(out)):
+        assert episode.success, "the second stroke still pushes the object far enough"
+        mistake = episode.metadata["not_targets"]
+        assert mistake == list(range(mistake[0], mistake[-1] + 1)) and len(mistake) > 5
+        # The object moved during the short stroke but stopped short of the 10 cm the task asks, and
+        # the full push's 14 cm goal (the plan's `to` point) stayed where it was.
+        rows = np.array([mistake[0], mistake[-1] + 1, len(episode.steps) - 1])
+        before, after, end = (locs(plan) for plan in read_plans(out, "scene", np.full(3, index), rows))
+        moved_short = np.abs(after[0] - before[0]).max()
+        assert LOC_PER_PIXEL < moved_short, "the first stroke moved the object"
+        assert moved_short < np.abs(end[0] - before[0]).max(), "the second stroke moved it further"
+        assert np.array_equal(before[2], after[2]), "the goal is the full push's, before and after the stop"
+    marked = {(e["episode_index"], i) for e in read_episode_table(out) for i in e["metadata"]["not_targets"]}
+    steps = load_robot_steps([out])
+    pairs = {
+        (e, i)
+        for split in (steps.train, steps.val)
+        for e, i in zip(split["episode_index"], split["step_index"], strict=True)
+    }
+    assert marked and not pairs & marked, "the stop and the lift are never targets"
+
+
+def test_short_pushes_leave_other_tasks_alone(tmp_path):
+    out = tmp_path / "robot"
+    collect(out, ["pick"], 1, size=32, short_pushes=1.0, progress=False)
+    (episode,) = iter_episodes(out)
+    assert episode.metadata["not_targets"] == [] and episode.metadata["short_pushes"] == 1.0

@@ -36,6 +36,7 @@ def collect(
     noise: float = 0.0,
     random_starts: bool = False,
     missed_grasps: float = 0.0,
+    short_pushes: float = 0.0,
     steps_per_episode: int | None = None,
     overwrite: bool = False,
     progress: bool = True,
@@ -55,6 +56,7 @@ def collect(
         "noise": noise,
         "random_starts": random_starts,
         "missed_grasps": missed_grasps,
+        "short_pushes": short_pushes,
         "steps_per_episode": steps_per_episode,
         "held_out": {
             "colours": splits.HELD_OUT_COLOURS,
@@ -84,6 +86,7 @@ def collect(
                     noise=noise,
                     from_random_start=random_starts,
                     missed_grasps=missed_grasps,
+                    short_pushes=short_pushes,
                     max_steps=steps_per_episode,
                 )
                 if episode.success or "truncated" in episode.metadata:
@@ -134,6 +137,13 @@ def main(argv: list[str] | None = None) -> int:
         "retried; the miss is stored but not trained on, the retry is",
     )
     parser.add_argument(
+        "--short-pushes",
+        type=float,
+        default=0.0,
+        help="fraction of push episodes whose first stroke stops short and lifts, then pushes again from behind "
+        "the object to where the full push ends; the stop is stored but not trained on, the second stroke is",
+    )
+    parser.add_argument(
         "--steps-per-episode",
         type=int,
         help="stop each episode after its first K steps (kept unfinished): many scenes' first frames, cheaply",
@@ -152,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         noise=args.noise,
         random_starts=args.random_starts,
         missed_grasps=args.missed_grasps,
+        short_pushes=args.short_pushes,
         steps_per_episode=args.steps_per_episode,
         overwrite=args.overwrite,
     )

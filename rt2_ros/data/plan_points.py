@@ -158,6 +158,7 @@ def annotate(dataset: str | Path, camera: str = "scene", progress: bool = True) 
             noise=float(episode["metadata"].get("noise", 0.0)),
             from_random_start=bool(episode["metadata"].get("random_start", False)),
             missed_grasps=float(episode["metadata"].get("missed_grasps", 0.0)),
+            short_pushes=float(episode["metadata"].get("short_pushes", 0.0)),
             max_steps=episode["metadata"].get("truncated"),
             on_step=lambda sim, record=record: record(sim),
         )

@@ -27,11 +27,13 @@ MAX_STEPS = 300
 START_HEIGHT = (0.10, 0.25)  # m: a random start's tool height, above every object (settling must not hit one)
 START_STREAM = 0x5747  # random_start's own seed stream, apart from the layout's
 MISS_STREAM = 0x4D15  # missed_grasp's own seed stream
+SHORT_PUSH_STREAM = 0x5B05  # short_push's own seed stream
 MISS_ABOVE_TOP = (0.02, 0.06)  # m: a missed grasp closes this far above the object's top (fingertips clear it)
 MISS_BESIDE = 0.03  # m: and at most this far beside its centre
 MISS_LIFT = (0.02, 0.08)  # m: then lifts the empty gripper this far before the retry
 PUSH_RUN_UP = 0.03  # m: a push starts with the tool this far behind the object's near side
 PUSH_STROKE = 0.17  # m: and moves it this far along the push, so the object travels the stroke less the run-up
+SHORT_PUSH_TRAVEL = (0.03, 0.08)  # m: a deliberately short first stroke moves the object this far (0.10 succeeds)
 
 
 @dataclass
@@ -143,8 +145,53 @@ def place_waypoints(sim: TabletopSim, name: str, destination: Callable[[Tabletop
     ]
 
 
-def plan(sim: TabletopSim, miss: MissedGrasp | None = None) -> list[Waypoint]:
-    """The task's waypoints; with `miss`, its grasp first misses as `miss` says and is retried."""
+def push_waypoints(sim: TabletopSim, name: str, direction: np.ndarray, short_travel: float | None) -> list[Waypoint]:
+    """Push `name` from behind so it travels PUSH_STROKE - PUSH_RUN_UP along `direction`.
+
+    With `short_travel`, the first stroke stops after the object has moved that far and the tool lifts
+    away, as the learned policies of sessions 20-22 did (pushed_short); those two waypoints are marked
+    target=False. Then, as a target, the tool goes back behind where the object *is* and strokes again
+    to where the full push would have ended: the end is fixed from the start, so the second stroke
+    finishes the same push instead of starting a new one.
+    """
+    size = sim.object(name).size
+
+    def behind(s):  # the stroke's start: the run-up behind the object's near side, just above the table
+        return s.object_position(name) * [1, 1, 0] - direction * (size / 2 + PUSH_RUN_UP) + [0, 0, 0.02]
+
+    start = behind(sim)
+    end = start + direction * PUSH_STROKE
+
+    def lift(s):
+        return s.tcp_pose()[0] + [0, 0, 0.08] - direction * 0.02, None
+
+    approach = [
+        Waypoint(lambda s: (start + [0, 0, 0.1], 0.0), 1.0, tolerance=0.01),
+        Waypoint(lambda s: (start, 0.0), 1.0, tolerance=0.004, speed=0.1),
+    ]
+    finish = [Waypoint(lambda s: (end, 0.0), 1.0, tolerance=0.006, speed=0.08), Waypoint(lift, 1.0, tolerance=0.02)]
+    if short_travel is None:
+        return approach + finish
+    cut = start + direction * (PUSH_RUN_UP + short_travel)
+    again = [  # read when active: the object's place after the short stroke
+        Waypoint(lambda s: (behind(s) + [0, 0, 0.1], 0.0), 1.0, tolerance=0.01),
+        Waypoint(lambda s: (behind(s), 0.0), 1.0, tolerance=0.004, speed=0.1),
+    ]
+    mistake = [
+        Waypoint(lambda s: (cut, 0.0), 1.0, tolerance=0.006, speed=0.08, target=False),
+        Waypoint(lift, 1.0, tolerance=0.02, target=False),
+    ]
+    return approach + mistake + again + finish
+
+
+def short_push_travel(seed: int) -> float:
+    """How far episode `seed`'s deliberately short first push moves the object (its own seed stream)."""
+    return float(np.random.default_rng([seed, SHORT_PUSH_STREAM, 1]).uniform(*SHORT_PUSH_TRAVEL))
+
+
+def plan(sim: TabletopSim, miss: MissedGrasp | None = None, short_push: float | None = None) -> list[Waypoint]:
+    """The task's waypoints; with `miss`, its grasp first misses as `miss` says and is retried; with
+    `short_push` (m), a push first stops after moving the object that far and is taken up again."""
     task = sim.task
     target = task.target
     size = sim.object(target).size
@@ -167,13 +214,7 @@ def plan(sim: TabletopSim, miss: MissedGrasp | None = None) -> list[Waypoint]:
         return carry + place_waypoints(sim, target, lambda s: spot)
     if task.name == "push":
         direction = np.array([0.0, PUSH_DIRECTIONS[task.reference], 0.0])
-        start = sim.object_position(target) * [1, 1, 0] - direction * (size / 2 + PUSH_RUN_UP) + [0, 0, 0.02]
-        return [
-            Waypoint(lambda s: (start + [0, 0, 0.1], 0.0), 1.0, tolerance=0.01),
-            Waypoint(lambda s: (start, 0.0), 1.0, tolerance=0.004, speed=0.1),
-            Waypoint(lambda s: (start + direction * PUSH_STROKE, 0.0), 1.0, tolerance=0.006, speed=0.08),
-            Waypoint(lambda s: (s.tcp_pose()[0] + [0, 0, 0.08] - direction * 0.02, None), 1.0, tolerance=0.02),
-        ]
+        return push_waypoints(sim, target, direction, short_push)
     raise ValueError(f"the expert has no plan for task {task.name!r}")
 
 
@@ -228,6 +269,7 @@ def run_expert(
     on_step: Callable[[TabletopSim], None] | None = None,
     from_random_start: bool = False,
     missed_grasps: float = 0.0,
+    short_pushes: float = 0.0,
     max_steps: int | None = None,
 ) -> Episode:
     """Reset to (task, seed) and solve it; images are rendered for every step unless render=False.
@@ -237,18 +279,22 @@ def run_expert(
     instead of at home.
     missed_grasps: the chance (drawn from the seed) that the first grasp closes on air and is retried
     (missed_grasp_waypoints); the mistake's step indices are in metadata["not_targets"].
+    short_pushes: the chance (drawn from the seed) that a push's first stroke stops short and is taken
+    up again (push_waypoints); its stop and lift are in metadata["not_targets"]. Other tasks ignore it.
     on_step: called with the sim at every recorded step, before its action is applied (what the
     step's image shows); rt2_ros.data.plan_points reads the scene there when replaying episodes.
     max_steps: record only the first max_steps steps and stop there, unfinished (no terminate step,
     success False, metadata["truncated"] = max_steps): many scenes' first frames at one step's cost each.
     """
-    if not 0.0 <= missed_grasps <= 1.0:
-        raise ValueError(f"missed_grasps is a fraction of episodes, 0..1; got {missed_grasps}")
+    for name, rate in (("missed_grasps", missed_grasps), ("short_pushes", short_pushes)):
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError(f"{name} is a fraction of episodes, 0..1; got {rate}")
     if max_steps is not None and max_steps < 1:
         raise ValueError(f"max_steps must be at least 1; got {max_steps}")
     instance = sim.reset(task, seed, arm_start=random_start(seed) if from_random_start else None)
     missed = np.random.default_rng([seed, MISS_STREAM]).uniform() < missed_grasps
-    waypoints = plan(sim, MissedGrasp.draw(seed) if missed else None)
+    short = np.random.default_rng([seed, SHORT_PUSH_STREAM]).uniform() < short_pushes
+    waypoints = plan(sim, MissedGrasp.draw(seed) if missed else None, short_push_travel(seed) if short else None)
     period = 1.0 / sim.control_rate_hz
     perturb = MotionNoise(noise, seed) if noise > 0 else None
     steps: list[Step] = []
@@ -308,6 +354,7 @@ def run_expert(
             "noise": noise,
             "random_start": from_random_start,
             "missed_grasps": missed_grasps,
+            "short_pushes": short_pushes,
             "not_targets": not_targets,
         }
         | ({"truncated": max_steps} if truncated else {}),
