@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from rt2_ros.glimpse import GLIMPSE_QUESTION, crop_glimpse, distinct_places, find_named, loc_to_pixel
 from rt2_ros.gripper_state import CLOSED_ABOVE, GripperState
 from rt2_ros.images import InvalidImageError, to_pil
 from rt2_ros.instruction_phrases import attribute_name, goal_name
@@ -120,12 +121,15 @@ class Policy:
         self.goal_anchor: np.ndarray | None = None  # plan_hold "goal": the first plan's goal point
         self.grasping = False  # regrasp_after_steps: the gripper was closed at grasping height
         self.closed_on_air = 0  # control steps in a row the arm has measured the closed fingers holding nothing
+        self.glimpse_readings: list[str] = []  # goal_glimpse_zoom: what the first step's glimpses read, in order
 
-    def act(self, image: Any, instruction: str, arm: ArmView | None = None) -> Action:
+    def act(self, image: Any, instruction: str, arm: ArmView | None = None, detail: Any = None) -> Action:
         """The next action for `image` and `instruction`.
 
         arm: where the tool is in this image, from the robot's state; with plan_tool_points in the
         model's config the plan's gripper and below points are taken from it instead of written by the model.
+        detail: the same view at a higher resolution, for goal_glimpse_zoom (default: `image` itself, which
+        is sharp enough when it comes straight from a camera of a few hundred pixels).
         """
         start = time.perf_counter()
         prompt = self.vla.action_prompt(instruction, self.gripper_state.text())
@@ -140,7 +144,7 @@ class Policy:
                 previous=self.last_plan_points,
                 locate=self._locator(image, instruction),
                 given=self._given_points(arm),
-                locate_goal=self._goal_locator(image, instruction),
+                locate_goal=self._goal_locator(image, instruction, image if detail is None else detail),
             )
         else:
             decoded = decode_action(
@@ -247,10 +251,40 @@ class Policy:
             return lambda name: self.point(image, attribute)
         return lambda name: self.point(image, name)
 
-    def _goal_locator(self, image: Any, instruction: str) -> Callable[[], np.ndarray | None] | None:
-        """For plan_locate_goal, at an episode's first step: where this model points to the instruction's goal."""
+    def _goal_locator(self, image: Any, instruction: str, detail: Any) -> Callable[[], np.ndarray | None] | None:
+        """For plan_locate_goal, at an episode's first step: where this model points to the instruction's goal,
+        or with goal_glimpse_zoom the place whose glimpse reads as the goal's symbol."""
         name = goal_name(instruction) if self.vla.config.plan_locate_goal and not self.last_plan_points else None
-        return None if name is None else lambda: self.point(image, name)
+        if name is None:
+            return None
+        if self.vla.config.goal_glimpse_zoom:
+            return lambda: self.find_by_glimpses(image, detail, name)
+        return lambda: self.point(image, name)
+
+    def wants_detail(self) -> bool:
+        """Whether the next act() reads glimpses: a caller with a sharper view passes it as `detail` then."""
+        return bool(
+            self.vla.config.goal_glimpse_zoom and self.vla.config.plan_locate_goal and not self.last_plan_points
+        )
+
+    def find_by_glimpses(self, image: Any, detail: Any, name: str) -> np.ndarray | None:
+        """Where `name` (a tile) is, found by reading glimpses of `detail`; the model's own point when none reads
+        as it, or when `detail` is not sharper than the model's input by the zoom (nothing more to read there)."""
+        zoom, size = self.vla.config.goal_glimpse_zoom, self.vla.model.config.vision_config.image_size
+        first = self.point(image, name)
+        sharp = np.asarray(to_pil(detail))
+        height, width = sharp.shape[:2]
+        self.glimpse_readings = []
+        if min(height, width) < zoom * size:
+            return first
+        others = [self.point(image, other) for other in self.vla.config.goal_glimpse_names if other != name]
+
+        def read(place: np.ndarray) -> str:
+            glimpse = crop_glimpse(sharp, loc_to_pixel(place, height, width), zoom, size)
+            return self.answer(glimpse, GLIMPSE_QUESTION)
+
+        found, self.glimpse_readings = find_named(distinct_places([first, *others]), read, name)
+        return first if found is None else found
 
     def point(self, image: Any, name: str) -> np.ndarray | None:
         """Where the model points to `name` in `image`: (row, column) loc bins, None for a model without them."""

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from rt2_ros.data.pointing import PHRASES as POINT_PHRASES
+from rt2_ros.glimpse import GLIMPSE_PHRASES
 
 VQA_SEED_START = 2_000_000  # apart from robot (0..) and evaluation (1_000_000..) seeds
 NUMBERS = ("zero", "one", "two", "three", "four", "five", "six")
@@ -66,11 +67,12 @@ PHRASES: dict[str, tuple[str, ...]] = {
 PHRASES["point"] = POINT_PHRASES  # asked on a second image with the arm moved: rt2_ros.data.pointing
 PHRASES["point_tile"] = POINT_PHRASES  # tiles by their digit or icon, on both images: rt2_ros.data.pointing
 PHRASES["point_attribute"] = POINT_PHRASES  # the largest, smallest or <colour> object, on both images
+PHRASES["tile_glimpse"] = GLIMPSE_PHRASES  # a zoomed crop's middle tile, first image only: rt2_ros.data.tile_glimpses
 KINDS = tuple(PHRASES)
-# `point_tile` and `point_attribute` are asked for only by name, so that the sets made before them
-# (scripts/training-data) come out the same from the same command.
-OPT_IN_KINDS = ("point_tile", "point_attribute")
-POINT_KINDS = ("point", *OPT_IN_KINDS)  # answered with a <locY><locX> point (rt2_ros.data.pointing)
+# `point_tile`, `point_attribute` and `tile_glimpse` are asked for only by name, so that the sets made
+# before them (scripts/training-data) come out the same from the same command.
+OPT_IN_KINDS = ("point_tile", "point_attribute", "tile_glimpse")
+POINT_KINDS = ("point", "point_tile", "point_attribute")  # answered with a <locY><locX> point (rt2_ros.data.pointing)
 DEFAULT_KINDS = tuple(k for k in KINDS if k not in OPT_IN_KINDS)
 
 
@@ -161,6 +163,7 @@ def generate_sim_vqa(
     kinds: tuple[str, ...] = DEFAULT_KINDS,
     home_pointing: bool = False,
     tasks: tuple[str, ...] | None = None,
+    glimpse_zoom: int = 3,
     progress: bool = False,
 ) -> Iterator[VQAExample]:
     """Examples from `n_scenes` scenes (seeds seed..seed+n-1), all questions true of each rendered image.
@@ -170,7 +173,9 @@ def generate_sim_vqa(
     random pose; home_pointing also asks it on the first image, with the arm at home as every robot
     episode starts: a model that finds the named object only once the arm is near it fails there.
     `point_tile` (each tile by its digit or icon) and `point_attribute` (the largest, smallest and a
-    <colour> object, as pick_attribute names them) are asked on both images.
+    <colour> object, as pick_attribute names them) are asked on both images. `tile_glimpse` (the symbol
+    in the middle of a crop of 1/glimpse_zoom of a glimpse_zoom times sharper render, rt2_ros.glimpse)
+    is asked on the first image, where decoding asks it.
     tasks: the tasks whose layouts the scenes take, in turn (None: all; place_on_tile always has 3 tiles).
     """
     unknown = set(kinds) - set(KINDS)
@@ -184,6 +189,7 @@ def generate_sim_vqa(
         pose_arm_randomly,
         tile_point_questions,
     )
+    from rt2_ros.data.tile_glimpses import glimpse_questions
     from rt2_ros.sim import TabletopSim
     from rt2_ros.sim.tasks import task_names
 
@@ -191,14 +197,15 @@ def generate_sim_vqa(
     if unknown_tasks or tasks == ():
         raise ValueError(f"unknown tasks {sorted(unknown_tasks)}; tasks are {', '.join(task_names())}")
     tasks = list(tasks) if tasks else task_names()
-    sim = TabletopSim(robot, cameras={camera: (size, size)})
+    zoom = glimpse_zoom if "tile_glimpse" in kinds else 1
+    sim = TabletopSim(robot, cameras={camera: (size, size)}, detail_zoom=zoom)
     try:
         for scene in tqdm(range(seed, seed + n_scenes), desc="vqa scenes", disable=not progress):
             rng = np.random.default_rng([scene, 7])
             sim.reset(tasks[scene % len(tasks)], scene)
             on_tile = _put_on_tile(sim, rng) if "under" in kinds and rng.random() < tile_fraction else None
             image = sim.render(camera)
-            asked = questions_for_scene(sim, rng, on_tile) if set(kinds) - set(POINT_KINDS) else []
+            asked = questions_for_scene(sim, rng, on_tile) if set(kinds) & set(DEFAULT_KINDS) - {"point"} else []
             if home_pointing and "point" in kinds:
                 asked += point_questions(sim, rng, camera)
             if "point_tile" in kinds:
@@ -208,6 +215,9 @@ def generate_sim_vqa(
             for kind, question, answer in asked:
                 if kind in kinds:
                     yield VQAExample(image=image, question=question, answer=answer, kind=kind)
+            if "tile_glimpse" in kinds:
+                for glimpse, question, answer in glimpse_questions(sim, rng, zoom, camera):
+                    yield VQAExample(image=glimpse, question=question, answer=answer, kind="tile_glimpse")
             if set(POINT_KINDS) & set(kinds):
                 pose_arm_randomly(sim, rng)
                 image = sim.render(camera)
@@ -283,16 +293,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=VQA_SEED_START)
     parser.add_argument(
         "--kinds", nargs="+", choices=KINDS, default=list(DEFAULT_KINDS),
-        help="question kinds to keep (default: all but point_tile)",
+        help=f"question kinds to keep (default: all but {', '.join(OPT_IN_KINDS)})",
     )  # fmt: skip
     parser.add_argument("--tasks", nargs="+", help="take scene layouts from these tasks only (default: all)")
+    parser.add_argument(
+        "--glimpse-zoom", type=int, default=3, help="tile_glimpse: the crop is 1/ZOOM of a ZOOM times sharper render"
+    )
     parser.add_argument(
         "--home-pointing", action="store_true", help="also ask point questions with the arm at home (episode start)"
     )
     args = parser.parse_args(argv)
     examples = generate_sim_vqa(
         args.scenes, robot=args.robot, size=args.size, seed=args.seed, kinds=tuple(args.kinds),
-        home_pointing=args.home_pointing, tasks=tuple(args.tasks) if args.tasks else None, progress=True,
+        home_pointing=args.home_pointing, tasks=tuple(args.tasks) if args.tasks else None,
+        glimpse_zoom=args.glimpse_zoom, progress=True,
     )  # fmt: skip
     write_vqa(examples, args.out)
     data = load_vqa(args.out)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rt2_ros.data.splits import CATEGORIES
-from rt2_ros.eval.rollout import EXPERT
+from rt2_ros.eval.rollout import DETAIL_ZOOM, EXPERT
 from rt2_ros.sim.robots import ROBOTS
 from rt2_ros.sim.scene import CAMERAS, SCENE_CAMERA
 from rt2_ros.sim.tasks import task_names
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         success_hold=args.success_hold,
         action_scale=tuple(args.action_scale or (1.0,) * 6),
     )
-    sim = TabletopSim(robot, cameras={camera: size})
+    sim = TabletopSim(robot, cameras={camera: size}, detail_zoom=DETAIL_ZOOM)
     settings = {
         "command": "rt2 eval " + shlex.join(argv),
         "robot": robot,

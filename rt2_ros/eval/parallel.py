@@ -13,7 +13,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from multiprocessing import get_context
 
-from rt2_ros.eval.rollout import Agent, EpisodeResult, RolloutOptions, make_agent
+from rt2_ros.eval.rollout import DETAIL_ZOOM, Agent, EpisodeResult, RolloutOptions, make_agent
 from rt2_ros.eval.suite import EpisodeSpec, run_spec
 
 
@@ -54,7 +54,7 @@ def _run(run: int, index: int, source: str, spec: EpisodeSpec) -> tuple[int, int
     if _sim is None:
         from rt2_ros.sim.env import TabletopSim
 
-        _sim = TabletopSim(_setup.robot, cameras={_setup.camera: _setup.size})
+        _sim = TabletopSim(_setup.robot, cameras={_setup.camera: _setup.size}, detail_zoom=DETAIL_ZOOM)
     return run, index, run_spec(_sim, _agent(source), spec, _setup.options)
 
 

@@ -35,6 +35,11 @@ class Agent(Protocol):
     def act(self, image: np.ndarray, instruction: str) -> Action: ...
 
 
+# Evaluation sims can render the camera at up to this many times its size: the sharper view a model with
+# goal_glimpse_zoom reads its glimpses from, as rt2_node gives it the camera's own full-resolution image.
+DETAIL_ZOOM = 4
+
+
 class PolicyAgent:
     """A model folder's Policy; reset() restarts its sampling so each episode replays identically.
 
@@ -44,6 +49,9 @@ class PolicyAgent:
     """
 
     def __init__(self, policy: Policy, camera: str = "scene") -> None:
+        zoom = policy.vla.config.goal_glimpse_zoom
+        if zoom > DETAIL_ZOOM:
+            raise ValueError(f"{policy.name}: goal_glimpse_zoom {zoom} is more than rt2 eval renders ({DETAIL_ZOOM})")
         self.policy, self.camera = policy, camera
         self.name = policy.name
         self.sim: TabletopSim | None = None
@@ -56,7 +64,11 @@ class PolicyAgent:
     def act(self, image: np.ndarray, instruction: str) -> Action:
         holding = holds_object(self.sim.gripper_position())  # the fingers' closure, as /joint_states gives it
         arm = ArmView(self.calibration, self.sim.tcp_pose()[0], SIM_OBJECT_HEIGHT, holding)
-        return self.policy.act(image, instruction, arm)
+        detail = None
+        if self.policy.wants_detail():
+            zoom = self.policy.vla.config.goal_glimpse_zoom
+            detail = self.sim.render(self.camera, size=(image.shape[0] * zoom, image.shape[1] * zoom))
+        return self.policy.act(image, instruction, arm, detail)
 
 
 class ExpertAgent:

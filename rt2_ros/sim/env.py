@@ -38,13 +38,15 @@ class TabletopSim:
         cameras: dict[str, tuple[int, int]] | None = None,
         control_rate_hz: float = 10.0,
         servo: ServoParams | None = None,
+        detail_zoom: int = 1,
     ) -> None:
-        """cameras: name ('scene', 'wrist') -> (height, width); None means one 224x224 scene camera, {} none."""
+        """cameras: name ('scene', 'wrist') -> (height, width); None means one 224x224 scene camera, {} none.
+        detail_zoom: render(camera, size) may also ask for up to this many times a camera's size (glimpses)."""
         cameras = {SCENE_CAMERA: (224, 224)} if cameras is None else cameras
         unknown = set(cameras) - set(CAMERAS)
         if unknown:
             raise ValueError(f"unknown cameras {sorted(unknown)}; the scene has {', '.join(CAMERAS)}")
-        sizes = list(cameras.values()) or [(64, 64)]
+        sizes = [(h * detail_zoom, w * detail_zoom) for h, w in cameras.values()] or [(64, 64)]
         self.scene: Scene = build_scene(robot, max(w for _, w in sizes), max(h for h, _ in sizes))
         self.robot = self.scene.robot.name
         self.model = self.scene.model
@@ -161,8 +163,9 @@ class TabletopSim:
 
     # --- observations -------------------------------------------------------------------------
 
-    def render(self, camera: str = SCENE_CAMERA) -> np.ndarray:
-        return self.cameras.render(self.data, camera)
+    def render(self, camera: str = SCENE_CAMERA, size: tuple[int, int] | None = None) -> np.ndarray:
+        """The camera's image; with `size` (height, width), the same view at that resolution."""
+        return self.cameras.render(self.data, camera, size)
 
     def project(self, point: np.ndarray, camera: str = SCENE_CAMERA) -> np.ndarray:
         """Pixel (column, row) of world `point` in `camera`'s image, as the sim holds it now."""

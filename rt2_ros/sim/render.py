@@ -33,8 +33,9 @@ class Cameras:
             self._renderers[size] = renderer
         return self._renderers[size]
 
-    def render(self, data: mujoco.MjData, name: str) -> np.ndarray:
-        renderer = self._renderer(self.sizes[name])
+    def render(self, data: mujoco.MjData, name: str, size: tuple[int, int] | None = None) -> np.ndarray:
+        """Camera `name`'s image at its size, or at `size` (height, width): the same view in more pixels."""
+        renderer = self._renderer(self.sizes[name] if size is None else size)
         renderer.update_scene(data, camera=name)
         return renderer.render()
 

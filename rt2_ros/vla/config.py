@@ -87,6 +87,13 @@ class VLAConfig:
     # on air the model carried on as if it held the object (session 20, pick seed 1000016 and
     # pick_attribute 1000004) and nothing it sees at 96x96 told it otherwise.
     regrasp_after_steps: int = 0
+    # With plan_locate_goal, a goal tile is found by reading glimpses (rt2_ros.glimpse): the model points to
+    # each name of goal_glimpse_names to find the places where tiles are, reads the symbol in the middle of a
+    # crop of 1/goal_glimpse_zoom of a sharper image around each, and keeps the place whose symbol the
+    # instruction names; its own point to the named tile when none reads so (0: off). Why: at 96x96 a digit
+    # is 3-4 grey pixels, and the named digit tile was found about half the time (sessions 19-22).
+    goal_glimpse_zoom: int = 0
+    goal_glimpse_names: list[str] = field(default_factory=list)
     max_answer_tokens: int = 32
     # Parallel decoding (OpenVLA-OFT style) is only meaningful for a model trained with
     # rt2_ros.vla.training.build_example(..., parallel=True); the trainer sets this to True.
@@ -116,6 +123,11 @@ class VLAConfig:
         if self.regrasp_after_steps < 0:
             raise ValueError(
                 f"regrasp_after_steps must be 0 (off) or a number of control steps, got {self.regrasp_after_steps}"
+            )
+        if self.goal_glimpse_zoom < 0 or (self.goal_glimpse_zoom and not self.plan_locate_goal):
+            raise ValueError(
+                "goal_glimpse_zoom must be 0 (off) or a zoom factor used with plan_locate_goal, "
+                f"got {self.goal_glimpse_zoom}"
             )
         if self.plan_locate not in PLAN_LOCATE:
             raise ValueError(f"plan_locate must be one of {PLAN_LOCATE}, got {self.plan_locate!r}")

@@ -1,0 +1,73 @@
+"""Glimpses: a zoomed crop of a high-resolution camera image, so the model can read what its 96x96 view cannot.
+
+Why: at 96x96 a tile's digit is 3-4 grey pixels, and the shipped weights pointed to the named digit tile
+only about half the time (sessions 19-22). A real camera gives hundreds of pixels per side; a crop of a
+third of the image around a candidate, resized to the model's input, shows the digit at three times the
+scale, where the same model reads it. The goal is then found in two steps (Policy's goal locator with
+goal_glimpse_zoom set): the model points to every tile it knows a name for, which finds where the tiles
+are, then reads each place in a glimpse and keeps the one whose symbol the instruction names.
+
+The crop is the same function for training data (rt2 vqa --kinds tile_glimpse) and for decoding, so a
+glimpse at decoding time looks like the glimpses trained on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from PIL import Image
+
+# Asked about a glimpse; the answer is the symbol ("3", "moon") or NO_TILE.
+GLIMPSE_QUESTION = "which symbol is on the tile in the middle?"
+GLIMPSE_PHRASES = (GLIMPSE_QUESTION, "what is on the middle tile?", "read the tile in the centre.")
+NO_TILE = "none"  # the answer when no tile is in the middle of the glimpse
+MERGE_LOC_BINS = 40  # candidates closer than this (about 4 px of a 96 px image) are one place
+
+
+def crop_glimpse(image: np.ndarray, center: np.ndarray, zoom: int, size: int) -> np.ndarray:
+    """The size x size crop of `image` (HxWx3) showing 1/zoom of its height and width around `center`.
+
+    center: (column, row) in `image`'s pixels. Outside the image the edge pixels are repeated, so a
+    glimpse near the border still has the candidate in its middle.
+    """
+    height, width = image.shape[:2]
+    window_h, window_w = max(1, round(height / zoom)), max(1, round(width / zoom))
+    top, left = round(center[1] - window_h / 2), round(center[0] - window_w / 2)
+    padded = np.pad(image, ((window_h, window_h), (window_w, window_w), (0, 0)), mode="edge")
+    crop = padded[top + window_h : top + 2 * window_h, left + window_w : left + 2 * window_w]
+    if crop.shape[:2] != (size, size):
+        crop = np.asarray(Image.fromarray(crop).resize((size, size), Image.BILINEAR))
+    return crop
+
+
+def loc_to_pixel(point: np.ndarray, height: int, width: int) -> np.ndarray:
+    """(row, column) PaliGemma loc bins -> (column, row) pixel centre of an image of that size."""
+    return np.array([(point[1] + 0.5) * width / 1024, (point[0] + 0.5) * height / 1024])
+
+
+def distinct_places(points: Sequence[np.ndarray | None], merge: int = MERGE_LOC_BINS) -> list[np.ndarray]:
+    """The points in order, leaving out any within `merge` loc bins of an earlier one (and None)."""
+    places: list[np.ndarray] = []
+    for point in points:
+        if point is not None and all(np.abs(point - p).max() >= merge for p in places):
+            places.append(np.asarray(point))
+    return places
+
+
+def find_named(
+    places: Sequence[np.ndarray], read: Callable[[np.ndarray], str], wanted: str
+) -> tuple[np.ndarray | None, list[str]]:
+    """The first place whose glimpse reads as a word of `wanted` ("number 3 tile" wants "3"), and every reading.
+
+    Why a word of the name: the instruction's phrase is free ("the tile with number 3", "the moon tile"),
+    the reading is the symbol alone, and a symbol is a whole word of any phrase that names it.
+    """
+    words = set(wanted.lower().split())
+    readings = []
+    for place in places:
+        reading = read(place).strip().lower()
+        readings.append(reading)
+        if reading != NO_TILE and reading in words:
+            return place, readings
+    return None, readings

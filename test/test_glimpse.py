@@ -1,0 +1,133 @@
+"""Glimpses: a zoomed crop of a sharper image, read to find the goal tile (rt2_ros.glimpse, goal_glimpse_zoom)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from tiny_fit import CARRY_INSTRUCTION, IMAGE, fit_planner
+
+from rt2_ros.data.vqa import generate_sim_vqa
+from rt2_ros.glimpse import NO_TILE, crop_glimpse, distinct_places, find_named, loc_to_pixel
+from rt2_ros.plan_grammar import plan_points
+from rt2_ros.policy import Policy
+from rt2_ros.vla.config import VLAConfig
+
+torch.set_num_threads(1)
+NAMES = ["cup", "plate", "bowl", "box"]
+
+
+def marked(height: int, width: int, column: int, row: int) -> np.ndarray:
+    image = np.zeros((height, width, 3), dtype=np.uint8)
+    image[row - 1 : row + 2, column - 1 : column + 2] = 255
+    return image
+
+
+@pytest.mark.parametrize("column,row", [(200, 50), (5, 282), (150, 150)])
+def test_a_glimpse_shows_its_centre_in_the_middle_at_zoom_scale(column, row):
+    glimpse = crop_glimpse(marked(288, 288, column, row), np.array([column, row]), zoom=3, size=96)
+    assert glimpse.shape == (96, 96, 3)
+    bright = np.argwhere(glimpse[..., 0] > 128)
+    assert np.abs(bright.mean(axis=0) - 47.5).max() <= 1.5, "the mark is in the middle, even at the border"
+    assert len(bright) == 9, "at the image's own scale: 1/3 of 288 px is 96 px"
+    # A sharper image is cropped the same share and resized: the mark shrinks, still in the middle.
+    big = crop_glimpse(marked(576, 576, 2 * column, 2 * row), np.array([2 * column, 2 * row]), zoom=3, size=96)
+    assert big.shape == (96, 96, 3) and np.abs(np.argwhere(big[..., 0] > 60).mean(axis=0) - 47.5).max() <= 1.5
+
+
+def test_loc_bins_map_to_the_pixel_they_cut_out():
+    assert loc_to_pixel(np.array([0, 1023]), 288, 96).tolist() == pytest.approx([95.95, 0.14], abs=0.01)
+
+
+def test_places_closer_than_the_merge_distance_are_one():
+    points = [np.array([500, 500]), None, np.array([520, 490]), np.array([700, 200]), np.array([505, 530])]
+    assert [p.tolist() for p in distinct_places(points)] == [[500, 500], [700, 200]]
+
+
+def test_the_first_place_that_reads_as_a_word_of_the_name_is_kept():
+    places = [np.array([1, 1]), np.array([2, 2]), np.array([3, 3])]
+    readings = {1: "5", 2: " 3 ", 3: "3"}
+    found, read = find_named(places, lambda p: readings[int(p[0])], "tile with number 3")
+    assert found.tolist() == [2, 2] and read == ["5", "3"]
+    found, read = find_named(places, lambda p: NO_TILE, "none of these tile")  # "none" is never a symbol
+    assert found is None and read == [NO_TILE] * 3
+
+
+def test_glimpse_questions_name_each_tile_and_none_away_from_them():
+    from rt2_ros.data.tile_glimpses import glimpse_questions
+    from rt2_ros.sim import TabletopSim
+
+    sim = TabletopSim("ur5e", cameras={"scene": (32, 32)}, detail_zoom=3)
+    rng = np.random.default_rng(0)
+    nones = 0
+    for seed in range(2_000_000, 2_000_006):
+        sim.reset("place_on_tile", seed)
+        asked = glimpse_questions(sim, rng, zoom=3)
+        answers = [answer for _, _, answer in asked]
+        assert set(answers) - {NO_TILE} == set(sim.task.layout.tiles), "every tile in view, by its symbol"
+        assert all(image.shape == (32, 32, 3) for image, _, _ in asked)
+        nones += answers.count(NO_TILE)
+    assert nones >= 3, "most scenes also show an object away from the tiles"
+    sim.close()
+    kinds = {e.kind for e in generate_sim_vqa(2, size=32, kinds=("tile_glimpse", "colour"))}
+    assert kinds == {"tile_glimpse", "colour"}
+
+
+@pytest.fixture(scope="module")
+def glimpse_dir(tiny_model_dir, tmp_path_factory):
+    folder = fit_planner(tiny_model_dir, tmp_path_factory.mktemp("models") / "planner")
+    config = VLAConfig.load(folder)
+    config.plan_locate_goal, config.plan_hold = True, ["goal"]
+    config.goal_glimpse_zoom, config.goal_glimpse_names = 3, NAMES
+    config.save(folder)
+    return folder
+
+
+class AskingPolicy(Policy):
+    """A Policy that records the names it points at and the glimpses it reads."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.asked, self.glimpses = [], []
+
+    def point(self, image, name):
+        self.asked.append(name)
+        return super().point(image, name)
+
+    def answer(self, image, question):
+        self.glimpses.append(np.asarray(image))
+        return super().answer(image, question)
+
+
+def test_a_sharper_view_is_read_at_each_pointed_place_on_the_first_step_only(glimpse_dir):
+    policy = AskingPolicy.from_pretrained(glimpse_dir)
+    size = policy.vla.model.config.vision_config.image_size
+    detail = IMAGE.repeat(3, axis=0).repeat(3, axis=1)  # the same view, three times the pixels
+    assert policy.wants_detail()
+    plan = policy.act(IMAGE, CARRY_INSTRUCTION, detail=detail).plan
+    assert policy.asked == ["plate", "cup", "bowl", "box"], "the named tile first, then every other name"
+    places = distinct_places([policy.point(IMAGE, n) for n in ["plate", "cup", "bowl", "box"]])
+    assert len(policy.glimpses) == len(policy.glimpse_readings) >= 1
+    assert all(g.shape == (size, size, 3) for g in policy.glimpses)
+    goal = plan_points(plan)["goal"].tolist()
+    assert goal in [p.tolist() for p in places], "the goal is a pointed place: the one read as `plate`, else the first"
+    assert not policy.wants_detail(), "read once, then held"
+    asked, read = len(policy.asked), len(policy.glimpses)
+    policy.act(IMAGE, CARRY_INSTRUCTION, detail=detail)
+    assert (len(policy.asked), len(policy.glimpses)) == (asked, read)
+
+
+def test_without_a_sharper_view_the_goal_is_the_models_point(glimpse_dir, tmp_path):
+    policy = AskingPolicy.from_pretrained(glimpse_dir)
+    pointed = policy.point(IMAGE, "plate").tolist()
+    policy.asked.clear()
+    plan = policy.act(IMAGE, CARRY_INSTRUCTION).plan  # the image itself is no sharper than the model's input
+    assert policy.asked == ["plate"] and policy.glimpses == [] and policy.glimpse_readings == []
+    assert plan_points(plan)["goal"].tolist() == pointed
+
+
+def test_a_glimpse_zoom_without_located_goals_is_refused(glimpse_dir):
+    config = VLAConfig.load(glimpse_dir)
+    config.plan_locate_goal = False
+    with pytest.raises(ValueError, match="goal_glimpse_zoom must be 0"):
+        VLAConfig.from_dict(config.to_dict())
