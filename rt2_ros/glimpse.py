@@ -41,11 +41,6 @@ def crop_glimpse(image: np.ndarray, center: np.ndarray, zoom: int, size: int) ->
     return crop
 
 
-def loc_to_pixel(point: np.ndarray, height: int, width: int) -> np.ndarray:
-    """(row, column) PaliGemma loc bins -> (column, row) pixel centre of an image of that size."""
-    return np.array([(point[1] + 0.5) * width / 1024, (point[0] + 0.5) * height / 1024])
-
-
 def distinct_places(points: Sequence[np.ndarray | None], merge: int = MERGE_LOC_BINS) -> list[np.ndarray]:
     """The points in order, leaving out any within `merge` loc bins of an earlier one (and None)."""
     places: list[np.ndarray] = []

@@ -40,6 +40,11 @@ def pixel_to_loc(pixel: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.array([y, x])
 
 
+def loc_to_pixel(point: np.ndarray, height: int, width: int) -> np.ndarray:
+    """(row, column) loc bins -> the (column, row) pixel at the centre of that bin: pixel_to_loc's inverse."""
+    return np.array([(point[1] + 0.5) * width / LOC_BINS, (point[0] + 0.5) * height / LOC_BINS])
+
+
 def point_key(index: int, label: str) -> str:
     """A plan point's role: the first is the object whatever its name, `to` is the goal, others keep their word."""
     return "object" if index == 0 else "goal" if label == "to" else label

@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from rt2_ros.glimpse import GLIMPSE_QUESTION, crop_glimpse, distinct_places, find_named, loc_to_pixel
+from rt2_ros.glimpse import GLIMPSE_QUESTION, crop_glimpse, distinct_places, find_named
 from rt2_ros.gripper_state import CLOSED_ABOVE, GripperState
 from rt2_ros.images import InvalidImageError, to_pil
 from rt2_ros.instruction_phrases import attribute_name, goal_name
-from rt2_ros.plan_grammar import LOCATE_QUESTION, plan_points
+from rt2_ros.plan_grammar import LOCATE_QUESTION, loc_to_pixel, plan_points
 from rt2_ros.tool_points import ArmView
 from rt2_ros.vla.decoding import DECODINGS, answer_text, decode_action, decode_with_plan, point_answer
 from rt2_ros.vla.model import VLA

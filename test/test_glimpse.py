@@ -8,8 +8,8 @@ import torch
 from tiny_fit import CARRY_INSTRUCTION, IMAGE, fit_planner
 
 from rt2_ros.data.vqa import generate_sim_vqa
-from rt2_ros.glimpse import NO_TILE, crop_glimpse, distinct_places, find_named, loc_to_pixel
-from rt2_ros.plan_grammar import plan_points
+from rt2_ros.glimpse import NO_TILE, crop_glimpse, distinct_places, find_named
+from rt2_ros.plan_grammar import loc_to_pixel, plan_points
 from rt2_ros.policy import Policy
 from rt2_ros.vla.config import VLAConfig
 
