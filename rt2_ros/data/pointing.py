@@ -25,6 +25,11 @@ def loc_text(pixel: np.ndarray, height: int, width: int) -> str:
     return f"<loc{y:04d}><loc{x:04d}>"
 
 
+def in_image(pixel: np.ndarray, height: int, width: int) -> bool:
+    """Whether pixel (column, row) lies inside an image of that size."""
+    return bool(0 <= pixel[0] < width and 0 <= pixel[1] < height)
+
+
 def pose_arm_randomly(sim, rng: np.random.Generator) -> None:
     position = np.array([rng.uniform(*WORKSPACE_X), rng.uniform(*WORKSPACE_Y), rng.uniform(*ARM_HEIGHT)])
     sim.pose_arm(position, yaw=float(rng.uniform(-np.pi / 4, np.pi / 4)))
@@ -38,7 +43,7 @@ def point_questions(sim, rng: np.random.Generator, camera: str = "scene") -> lis
     out = []
     for name, position in targets:
         pixel = sim.project(position, camera)
-        if 0 <= pixel[0] < width and 0 <= pixel[1] < height:
+        if in_image(pixel, height, width):
             out.append(("point", str(rng.choice(PHRASES)).format(name=name), loc_text(pixel, height, width)))
     return out
 
@@ -57,7 +62,7 @@ def tile_point_questions(sim, rng: np.random.Generator, camera: str = "scene") -
     out = []
     for symbol, xy in sim.task.layout.tiles.items():
         pixel = sim.project(np.array([*xy, 0.0]), camera)
-        if 0 <= pixel[0] < width and 0 <= pixel[1] < height:
+        if in_image(pixel, height, width):
             name = tile_name(tile_phrase(symbol, rng))
             out.append(("point_tile", str(rng.choice(PHRASES)).format(name=name), loc_text(pixel, height, width)))
     return out
@@ -82,7 +87,7 @@ def attribute_point_questions(sim, rng: np.random.Generator, camera: str = "scen
     out = []
     for kind, obj in asked:
         pixel = sim.project(sim.object_position(obj.name), camera)
-        if 0 <= pixel[0] < width and 0 <= pixel[1] < height:
+        if in_image(pixel, height, width):
             name = str(rng.choice(ATTRIBUTE_PHRASES[kind])).format(colour=obj.colour)
             out.append(("point_attribute", str(rng.choice(PHRASES)).format(name=name), loc_text(pixel, height, width)))
     return out

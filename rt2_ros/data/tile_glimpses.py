@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rt2_ros.data.pointing import in_image
 from rt2_ros.glimpse import GLIMPSE_PHRASES, NO_TILE, crop_glimpse
 
 # As shares of the camera image's width (4 and 8 px of a 96 px image):
@@ -22,9 +23,9 @@ def glimpse_questions(sim, rng: np.random.Generator, zoom: int, camera: str = "s
     height, width = sim.cameras.sizes[camera]
     detail = sim.render(camera, size=(height * zoom, width * zoom))
     tiles = {symbol: sim.project(np.array([*xy, 0.0]), camera) for symbol, xy in sim.task.layout.tiles.items()}
-    places = [(symbol, pixel) for symbol, pixel in tiles.items() if _inside(pixel, height, width)]
+    places = [(symbol, pixel) for symbol, pixel in tiles.items() if in_image(pixel, height, width)]
     objects = [sim.project(sim.object_position(o.name), camera) for o in sim.task.layout.objects]
-    away = [p for p in objects if _inside(p, height, width) and _far(p, tiles.values(), AWAY_FROM_TILES * width)]
+    away = [p for p in objects if in_image(p, height, width) and _far(p, tiles.values(), AWAY_FROM_TILES * width)]
     if away:
         places.append((NO_TILE, away[int(rng.integers(len(away)))]))
     # In a random order: training holds out every 20th example, and with the `none` glimpse always last of
@@ -35,10 +36,6 @@ def glimpse_questions(sim, rng: np.random.Generator, zoom: int, camera: str = "s
         center = (pixel + rng.uniform(-1, 1, 2) * GLIMPSE_JITTER * width) * zoom
         out.append((crop_glimpse(detail, center, zoom, width), str(rng.choice(GLIMPSE_PHRASES)), answer))
     return out
-
-
-def _inside(pixel: np.ndarray, height: int, width: int) -> bool:
-    return bool(0 <= pixel[0] < width and 0 <= pixel[1] < height)
 
 
 def _far(pixel: np.ndarray, tiles, distance: float) -> bool:
