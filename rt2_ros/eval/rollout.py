@@ -37,7 +37,7 @@ class Agent(Protocol):
 
 # Evaluation sims can render the camera at up to this many times its size: the sharper view a model with
 # goal_glimpse_zoom reads its glimpses from, as rt2_node gives it the camera's own full-resolution image.
-DETAIL_ZOOM = 4
+DETAIL_ZOOM = 6
 
 
 class PolicyAgent:
