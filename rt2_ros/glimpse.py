@@ -2,10 +2,11 @@
 
 Why: at 96x96 a tile's digit is 3-4 grey pixels, and the shipped weights pointed to the named digit tile
 only about half the time (sessions 19-22). A real camera gives hundreds of pixels per side; a crop of a
-third of the image around a candidate, resized to the model's input, shows the digit at three times the
-scale, where the same model reads it. The goal is then found in two steps (Policy's goal locator with
-goal_glimpse_zoom set): the model points to every tile it knows a name for, which finds where the tiles
-are, then reads each place in a glimpse and keeps the one whose symbol the instruction names.
+sixth of the image around a candidate, resized to the model's input, shows the digit at six times the
+scale, where the same model reads it once trained on enough glimpses (session 25). The goal is then found
+in two steps (Policy's goal locator with goal_glimpse_zoom set): the model points to every tile it knows a
+name for, which finds where the tiles are, then reads each place in a glimpse and keeps the one whose
+symbol the instruction names.
 
 The crop is the same function for training data (rt2 vqa --kinds tile_glimpse) and for decoding, so a
 glimpse at decoding time looks like the glimpses trained on.
@@ -22,6 +23,7 @@ from PIL import Image
 GLIMPSE_QUESTION = "which symbol is on the tile in the middle?"
 GLIMPSE_PHRASES = (GLIMPSE_QUESTION, "what is on the middle tile?", "read the tile in the centre.")
 NO_TILE = "none"  # the answer when no tile is in the middle of the glimpse
+GLIMPSE_ZOOM = 6  # the zoom models/rt2-sim reads (its goal_glimpse_zoom): `rt2 vqa --glimpse-zoom`'s default
 MERGE_LOC_BINS = 40  # candidates closer than this (about 4 px of a 96 px image) are one place
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from rt2_ros.data.pointing import PHRASES as POINT_PHRASES
-from rt2_ros.glimpse import GLIMPSE_PHRASES
+from rt2_ros.glimpse import GLIMPSE_PHRASES, GLIMPSE_ZOOM
 
 VQA_SEED_START = 2_000_000  # apart from robot (0..) and evaluation (1_000_000..) seeds
 NUMBERS = ("zero", "one", "two", "three", "four", "five", "six")
@@ -163,7 +163,7 @@ def generate_sim_vqa(
     kinds: tuple[str, ...] = DEFAULT_KINDS,
     home_pointing: bool = False,
     tasks: tuple[str, ...] | None = None,
-    glimpse_zoom: int = 6,  # what models/rt2-sim reads (goal_glimpse_zoom)
+    glimpse_zoom: int = GLIMPSE_ZOOM,
     progress: bool = False,
 ) -> Iterator[VQAExample]:
     """Examples from `n_scenes` scenes (seeds seed..seed+n-1), all questions true of each rendered image.
@@ -297,7 +297,10 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     parser.add_argument("--tasks", nargs="+", help="take scene layouts from these tasks only (default: all)")
     parser.add_argument(
-        "--glimpse-zoom", type=int, default=6, help="tile_glimpse: the crop is 1/ZOOM of a ZOOM times sharper render"
+        "--glimpse-zoom",
+        type=int,
+        default=GLIMPSE_ZOOM,
+        help="tile_glimpse: the crop is 1/ZOOM of a ZOOM times sharper render",
     )
     parser.add_argument(
         "--home-pointing", action="store_true", help="also ask point questions with the arm at home (episode start)"
