@@ -4,9 +4,9 @@ Why: at 96x96 a tile's digit is 3-4 grey pixels, and the shipped weights pointed
 only about half the time (sessions 19-22). A real camera gives hundreds of pixels per side; a crop of a
 sixth of the image around a candidate, resized to the model's input, shows the digit at six times the
 scale, where the same model reads it once trained on enough glimpses (session 25). The goal is then found
-in two steps (Policy's goal locator with goal_glimpse_zoom set): the model points to every tile it knows a
-name for, which finds where the tiles are, then reads each place in a glimpse and keeps the one whose
-symbol the instruction names.
+in two steps (Policy's goal locator with goal_glimpse_zoom set): the model's likeliest answers to "where
+is the <goal>?" are the places to read, since they fall on the tiles even when the first one is the wrong
+tile; each is read in a glimpse, and the first whose symbol the instruction names is kept.
 
 The crop is the same function for training data (rt2 vqa --kinds tile_glimpse) and for decoding, so a
 glimpse at decoding time looks like the glimpses trained on.
@@ -25,6 +25,10 @@ GLIMPSE_PHRASES = (GLIMPSE_QUESTION, "what is on the middle tile?", "read the ti
 NO_TILE = "none"  # the answer when no tile is in the middle of the glimpse
 GLIMPSE_ZOOM = 6  # the zoom models/rt2-sim reads (its goal_glimpse_zoom): `rt2 vqa --glimpse-zoom`'s default
 MERGE_LOC_BINS = 40  # candidates closer than this (about 4 px of a 96 px image) are one place
+# The places read: the likeliest 4 rows and 3 columns for each of the pointing answer. Session 26: the
+# named tile was among them for 119 of 120 tiles, against 109 for the points to all 14 tile names, and
+# finding took 0.3 s instead of 0.8 s (seeds 3000020-3000059, model card section "Session 26").
+CANDIDATE_ROWS, CANDIDATE_COLUMNS = 4, 3
 
 
 def crop_glimpse(image: np.ndarray, center: np.ndarray, zoom: int, size: int) -> np.ndarray:
@@ -50,6 +54,11 @@ def distinct_places(points: Sequence[np.ndarray | None], merge: int = MERGE_LOC_
         if point is not None and all(np.abs(point - p).max() >= merge for p in places):
             places.append(np.asarray(point))
     return places
+
+
+def names_a_symbol(name: str, symbols: Sequence[str]) -> bool:
+    """Whether a word of `name` ("number 3 tile") is one of `symbols` ("3"): a goal glimpses can find."""
+    return bool(set(name.lower().split()) & {symbol.lower() for symbol in symbols})
 
 
 def find_named(

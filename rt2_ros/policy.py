@@ -16,13 +16,29 @@ from typing import Any
 import numpy as np
 import torch
 
-from rt2_ros.glimpse import GLIMPSE_QUESTION, crop_glimpse, distinct_places, find_named
+from rt2_ros.glimpse import (
+    CANDIDATE_COLUMNS,
+    CANDIDATE_ROWS,
+    GLIMPSE_QUESTION,
+    MERGE_LOC_BINS,
+    crop_glimpse,
+    distinct_places,
+    find_named,
+    names_a_symbol,
+)
 from rt2_ros.gripper_state import CLOSED_ABOVE, GripperState
 from rt2_ros.images import InvalidImageError, to_pil
 from rt2_ros.instruction_phrases import attribute_name, goal_name
 from rt2_ros.plan_grammar import LOCATE_QUESTION, loc_to_pixel, plan_points
 from rt2_ros.tool_points import ArmView
-from rt2_ros.vla.decoding import DECODINGS, answer_text, decode_action, decode_with_plan, point_answer
+from rt2_ros.vla.decoding import (
+    DECODINGS,
+    answer_text,
+    decode_action,
+    decode_with_plan,
+    point_answer,
+    ranked_points,
+)
 from rt2_ros.vla.model import VLA
 
 __all__ = ["Action", "InvalidImageError", "Policy"]
@@ -254,11 +270,11 @@ class Policy:
 
     def _goal_locator(self, image: Any, instruction: str, detail: Any) -> Callable[[], np.ndarray | None] | None:
         """For plan_locate_goal, at an episode's first step: where this model points to the instruction's goal,
-        or with goal_glimpse_zoom the place whose glimpse reads as the goal's symbol."""
+        or with goal_glimpse_zoom, for a goal named by a symbol, the place whose glimpse reads as that symbol."""
         name = goal_name(instruction) if self.vla.config.plan_locate_goal and not self.last_plan_points else None
         if name is None:
             return None
-        if self.vla.config.goal_glimpse_zoom:
+        if self.vla.config.goal_glimpse_zoom and names_a_symbol(name, self.vla.config.goal_glimpse_symbols):
             return lambda: self.find_by_glimpses(image, detail, name)
         return lambda: self.point(image, name)
 
@@ -269,10 +285,10 @@ class Policy:
         )
 
     def find_by_glimpses(self, image: Any, detail: Any, name: str) -> np.ndarray | None:
-        """Where `name` (a tile) is, found by reading glimpses of `detail`; the model's own point when none reads
-        as it, or when `detail` is not sharper than the model's input by the zoom (nothing more to read there)."""
+        """Where `name` (a tile) is, found by reading glimpses of `detail` at the model's likeliest points to it;
+        the model's own point when none reads as it, or when `detail` is not sharper than the model's input by
+        the zoom (nothing more to read there)."""
         zoom, size = self.vla.config.goal_glimpse_zoom, self.vla.model.config.vision_config.image_size
-        first = self.point(image, name)
         sharp = np.asarray(to_pil(detail))
         height, width = sharp.shape[:2]
         self.glimpse_readings = []
@@ -284,20 +300,24 @@ class Policy:
                 f"got {height}x{width}: the goal tile is the model's own point",
                 stacklevel=2,
             )
-            return first
-        others = [self.point(image, other) for other in self.vla.config.goal_glimpse_names if other != name]
+            return self.point(image, name)
 
         def read(place: np.ndarray) -> str:
             glimpse = crop_glimpse(sharp, loc_to_pixel(place, height, width), zoom, size)
             return self.answer(glimpse, GLIMPSE_QUESTION)
 
-        found, self.glimpse_readings = find_named(distinct_places([first, *others]), read, name)
-        return first if found is None else found
+        found, self.glimpse_readings = find_named(distinct_places(self.ranked_points(image, name)), read, name)
+        return self.point(image, name) if found is None else found
 
     def point(self, image: Any, name: str) -> np.ndarray | None:
         """Where the model points to `name` in `image`: (row, column) loc bins, None for a model without them."""
         question = LOCATE_QUESTION.format(name=name)
         return point_answer(self.vla, self.vla.encode_prompt(to_pil(image), self.vla.vqa_prompt(question)))
+
+    def ranked_points(self, image: Any, name: str) -> list[np.ndarray]:
+        """The model's likeliest points to `name` in `image`, best first (rt2_ros.vla.decoding.ranked_points)."""
+        inputs = self.vla.encode_prompt(to_pil(image), self.vla.vqa_prompt(LOCATE_QUESTION.format(name=name)))
+        return ranked_points(self.vla, inputs, CANDIDATE_ROWS, CANDIDATE_COLUMNS, MERGE_LOC_BINS)
 
     def answer(self, image: Any, question: str) -> str:
         """VQA: a free-text answer from the same model."""

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import shutil
+import warnings
+
 import numpy as np
 import pytest
 import torch
 from tiny_fit import CARRY_INSTRUCTION, IMAGE, fit_planner
 
 from rt2_ros.data.vqa import generate_sim_vqa
-from rt2_ros.glimpse import NO_TILE, crop_glimpse, distinct_places, find_named
+from rt2_ros.glimpse import NO_TILE, crop_glimpse, distinct_places, find_named, names_a_symbol
 from rt2_ros.plan_grammar import loc_to_pixel, plan_points
 from rt2_ros.policy import Policy
 from rt2_ros.vla.config import VLAConfig
+from rt2_ros.vla.decoding import point_answer, ranked_points
 
 torch.set_num_threads(1)
 NAMES = ["cup", "plate", "bowl", "box"]
@@ -53,6 +57,12 @@ def test_the_first_place_that_reads_as_a_word_of_the_name_is_kept():
     assert found is None and read == [NO_TILE] * 3
 
 
+def test_a_goal_names_a_symbol_by_a_whole_word():
+    symbols = ["3", "moon"]
+    assert names_a_symbol("number 3 tile", symbols) and names_a_symbol("the Moon tile", symbols)
+    assert not names_a_symbol("number 33 tile", symbols) and not names_a_symbol("red ball", symbols)
+
+
 def test_glimpse_questions_name_each_tile_and_none_away_from_them():
     from rt2_ros.data.tile_glimpses import glimpse_questions
     from rt2_ros.sim import TabletopSim
@@ -80,43 +90,67 @@ def glimpse_dir(tiny_model_dir, tmp_path_factory):
     folder = fit_planner(tiny_model_dir, tmp_path_factory.mktemp("models") / "planner")
     config = VLAConfig.load(folder)
     config.plan_locate_goal, config.plan_hold = True, ["goal"]
-    config.goal_glimpse_zoom, config.goal_glimpse_names = 3, NAMES
+    config.goal_glimpse_zoom, config.goal_glimpse_symbols = 3, NAMES
     config.save(folder)
     return folder
 
 
+def test_the_ranked_points_start_with_the_greedy_row_and_are_distinct(glimpse_dir):
+    policy = Policy.from_pretrained(glimpse_dir)
+    inputs = policy.vla.encode_prompt(IMAGE, policy.vla.vqa_prompt("where is the plate?"))
+    greedy = point_answer(policy.vla, inputs).tolist()
+    assert [p.tolist() for p in ranked_points(policy.vla, inputs, 1, 1, 40)] == [greedy]
+    ranked = ranked_points(policy.vla, inputs, 4, 3, 40)
+    assert len(ranked) == 12 and len({tuple(p) for p in ranked}) == 12
+    assert greedy[0] in {int(p[0]) for p in ranked}, "the greedy row is among the ranked rows"
+    assert all(0 <= v < 1024 for p in ranked for v in p)
+    rows = sorted({int(p[0]) for p in ranked})
+    assert len(rows) == 4 and np.diff(rows).min() >= 40, "rows at least `merge` bins apart"
+
+
 class AskingPolicy(Policy):
-    """A Policy that records the names it points at and the glimpses it reads."""
+    """A Policy that records the names it points at (greedily or ranked) and the glimpses it reads."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.asked, self.glimpses = [], []
+        self.asked, self.ranked, self.glimpses = [], [], []
 
     def point(self, image, name):
         self.asked.append(name)
         return super().point(image, name)
+
+    def ranked_points(self, image, name):
+        self.ranked.append(name)
+        return super().ranked_points(image, name)
 
     def answer(self, image, question):
         self.glimpses.append(np.asarray(image))
         return super().answer(image, question)
 
 
-def test_a_sharper_view_is_read_at_each_pointed_place_on_the_first_step_only(glimpse_dir):
+def test_a_sharper_view_is_read_at_the_ranked_places_on_the_first_step_only(glimpse_dir):
     policy = AskingPolicy.from_pretrained(glimpse_dir)
     size = policy.vla.model.config.vision_config.image_size
     detail = IMAGE.repeat(3, axis=0).repeat(3, axis=1)  # the same view, three times the pixels
+    places = distinct_places(policy.ranked_points(IMAGE, "plate"))
+    pointed = policy.point(IMAGE, "plate")
+    policy.asked.clear(), policy.ranked.clear()
     assert policy.wants_detail()
     plan = policy.act(IMAGE, CARRY_INSTRUCTION, detail=detail).plan
-    assert policy.asked == ["plate", "cup", "bowl", "box"], "the named tile first, then every other name"
-    places = distinct_places([policy.point(IMAGE, n) for n in ["plate", "cup", "bowl", "box"]])
-    assert len(policy.glimpses) == len(policy.glimpse_readings) >= 1
-    assert all(g.shape == (size, size, 3) for g in policy.glimpses)
+    assert policy.ranked == ["plate"], "only the named goal is asked for, not every symbol"
+    readings = policy.glimpse_readings
+    assert 1 <= len(policy.glimpses) == len(readings) <= len(places)
+    for glimpse, place in zip(policy.glimpses, places[: len(readings)], strict=True):  # in rank order, centred
+        assert np.array_equal(glimpse, crop_glimpse(detail, loc_to_pixel(place, *detail.shape[:2]), 3, size))
     goal = plan_points(plan)["goal"].tolist()
-    assert goal in [p.tolist() for p in places], "the goal is a pointed place: the one read as `plate`, else the first"
+    if readings[-1] == "plate":
+        assert goal == places[len(readings) - 1].tolist() and policy.asked == []
+    else:  # none read as the plate: the model's own point
+        assert len(readings) == len(places) and goal == pointed.tolist() and policy.asked == ["plate"]
     assert not policy.wants_detail(), "read once, then held"
-    asked, read = len(policy.asked), len(policy.glimpses)
+    asked, read = len(policy.ranked), len(policy.glimpses)
     policy.act(IMAGE, CARRY_INSTRUCTION, detail=detail)
-    assert (len(policy.asked), len(policy.glimpses)) == (asked, read)
+    assert (len(policy.ranked), len(policy.glimpses)) == (asked, read)
 
 
 def test_without_a_sharper_view_the_goal_is_the_models_point(glimpse_dir, tmp_path):
@@ -129,8 +163,31 @@ def test_without_a_sharper_view_the_goal_is_the_models_point(glimpse_dir, tmp_pa
     assert plan_points(plan)["goal"].tolist() == pointed
 
 
+def test_a_goal_named_by_no_symbol_is_the_models_point_without_glimpses(glimpse_dir, tmp_path):
+    folder = tmp_path / "no-plate"
+    shutil.copytree(glimpse_dir, folder)
+    config = VLAConfig.load(folder)
+    config.goal_glimpse_symbols = [n for n in NAMES if n != "plate"]
+    config.save(folder)
+    policy = AskingPolicy.from_pretrained(folder)
+    pointed = policy.point(IMAGE, "plate").tolist()
+    policy.asked.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no glimpse is wanted, so a small image is no fault
+        plan = policy.act(IMAGE, CARRY_INSTRUCTION).plan
+    assert policy.asked == ["plate"] and policy.ranked == [] and policy.glimpses == []
+    assert plan_points(plan)["goal"].tolist() == pointed
+
+
 def test_a_glimpse_zoom_without_located_goals_is_refused(glimpse_dir):
     config = VLAConfig.load(glimpse_dir)
     config.plan_locate_goal = False
     with pytest.raises(ValueError, match="goal_glimpse_zoom must be 0"):
         VLAConfig.from_dict(config.to_dict())
+
+
+def test_a_config_with_the_retired_glimpse_names_says_what_replaced_them(glimpse_dir):
+    data = VLAConfig.load(glimpse_dir).to_dict()
+    data["goal_glimpse_names"] = ["number 3 tile"]
+    with pytest.raises(ValueError, match="goal_glimpse_symbols"):
+        VLAConfig.from_dict(data)

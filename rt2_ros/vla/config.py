@@ -87,13 +87,14 @@ class VLAConfig:
     # on air the model carried on as if it held the object (session 20, pick seed 1000016 and
     # pick_attribute 1000004) and nothing it sees at 96x96 told it otherwise.
     regrasp_after_steps: int = 0
-    # With plan_locate_goal, a goal tile is found by reading glimpses (rt2_ros.glimpse): the model points to
-    # each name of goal_glimpse_names to find the places where tiles are, reads the symbol in the middle of a
-    # crop of 1/goal_glimpse_zoom of a sharper image around each, and keeps the place whose symbol the
-    # instruction names; its own point to the named tile when none reads so (0: off). Why: at 96x96 a digit
-    # is 3-4 grey pixels, and the named digit tile was found about half the time (sessions 19-22).
+    # With plan_locate_goal, a goal named by one of goal_glimpse_symbols ("number 3 tile" names "3") is found
+    # by reading glimpses (rt2_ros.glimpse): the symbol in the middle of a crop of 1/goal_glimpse_zoom of a
+    # sharper image is read around each of the model's likeliest points to the goal, and the place whose
+    # symbol the instruction names is kept; the model's own point when none reads so (0: off). Other goals
+    # are the model's point. Why: at 96x96 a digit is 3-4 grey pixels, and the named digit tile was found
+    # about half the time (sessions 19-22).
     goal_glimpse_zoom: int = 0
-    goal_glimpse_names: list[str] = field(default_factory=list)
+    goal_glimpse_symbols: list[str] = field(default_factory=list)
     max_answer_tokens: int = 32
     # Parallel decoding (OpenVLA-OFT style) is only meaningful for a model trained with
     # rt2_ros.vla.training.build_example(..., parallel=True); the trainer sets this to True.
@@ -158,6 +159,11 @@ class VLAConfig:
         if missing:
             raise ValueError(f"{CONFIG_NAME} lacks {', '.join(missing)}")
         known = set(cls.__dataclass_fields__)
+        if "goal_glimpse_names" in data:  # sessions 24-25's field: the places read are now the goal's ranked points
+            raise ValueError(
+                f"{CONFIG_NAME}: goal_glimpse_names is retired; set goal_glimpse_symbols to the symbols a glimpse "
+                f'reads (["0", ..., "9", "star", ...]) and remove goal_glimpse_names'
+            )
         unknown = sorted(set(data) - known)
         if unknown:  # a typo in a hand-edited file should not be silently ignored
             raise ValueError(f"{CONFIG_NAME} has unknown fields {unknown}")
