@@ -214,3 +214,23 @@ def test_a_config_with_the_retired_glimpse_names_says_what_replaced_them(glimpse
     data["goal_glimpse_names"] = ["number 3 tile"]
     with pytest.raises(ValueError, match="goal_glimpse_symbols"):
         VLAConfig.from_dict(data)
+
+
+@pytest.mark.parametrize("zoom", [0, 3])
+def test_goal_finding_asks_for_every_tile_and_counts_those_found(glimpse_dir, zoom):
+    from rt2_ros.eval.goal_finding import goal_finding
+    from rt2_ros.sim import TabletopSim
+
+    policy = Policy.from_pretrained(glimpse_dir)
+    size = policy.vla.model.config.vision_config.image_size
+    sim = TabletopSim("ur5e", cameras={"scene": (size, size)}, detail_zoom=3)
+    result = goal_finding(policy, sim, "scene", scenes=2, zoom=zoom, progress=False)
+    tiles = sum(len(sim.reset("place_on_tile", result["first_seed"] + i).layout.tiles) for i in range(2))
+    sim.close()
+    assert result["tiles"] == tiles >= 2, "every tile of both layouts is asked for"
+    assert 0 <= result["found"] <= tiles and 0 <= result["pointed"] <= tiles
+    assert len(result["missed"]) == tiles - result["found"] and len(result["per_tile"]) == tiles
+    if zoom == 0:  # no glimpses: the locator is the model's own point
+        assert result["found"] == result["pointed"] and all(t["readings"] == [] for t in result["per_tile"])
+    else:  # every tile's glimpses are read: the 12 ranked places, or fewer once merged
+        assert all(1 <= len(t["readings"]) <= 12 for t in result["per_tile"])

@@ -9,9 +9,12 @@ gripper's position no better than random ones mean training has not taught the t
 
     rt2 probe --model models/rt2-sim --vqa runs/data/vqa --examples 300
     rt2 probe --model models/rt2-sim --grounding 5     # plan models: first-frame grounding in the sim
+    rt2 probe --model models/rt2-sim --goal-tiles 60   # each tile of 60 place_on_tile layouts, by its name
 
 --grounding N asks a plan-trained model, on the first frame of N training and N evaluation scenes
 per seen task, where the named object is: in its plan and as a VQA point (rt2_ros.eval.grounding).
+--goal-tiles N asks, for every tile of N place_on_tile layouts, where the policy finds "the number 3
+tile": by glimpses when the model's config reads them, and by its own point (rt2_ros.eval.goal_finding).
 """
 
 from __future__ import annotations
@@ -142,6 +145,25 @@ def grounding(model: str, seeds_per_task: int) -> dict[str, Any]:
         sim.close()
 
 
+def goal_tiles(model: str, scenes: int) -> dict[str, Any]:
+    """goal_finding in a sim rendering the model's camera sharper by its goal_glimpse_zoom."""
+    from rt2_ros.eval.cli import SCENE_CAMERA, training_info
+    from rt2_ros.eval.goal_finding import goal_finding
+    from rt2_ros.policy import Policy
+    from rt2_ros.sim.env import TabletopSim
+
+    info = training_info(model)
+    camera = info.get("camera", SCENE_CAMERA)
+    policy = Policy.from_pretrained(model)
+    zoom = policy.vla.config.goal_glimpse_zoom
+    size = tuple(info.get("camera_size", (96, 96)))
+    sim = TabletopSim(info.get("robot", "ur5e"), cameras={camera: size}, detail_zoom=max(zoom, 1))
+    try:
+        return goal_finding(policy, sim, camera, scenes, zoom)
+    finally:
+        sim.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="rt2 probe", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -149,17 +171,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", required=True, help="model folder")
     parser.add_argument("--vqa", help="an `rt2 vqa` folder (with kind and point questions)")
     parser.add_argument("--grounding", type=int, default=0, metavar="N", help="sim scenes per task and split (0: none)")
+    parser.add_argument("--goal-tiles", type=int, default=0, metavar="N", help="place_on_tile layouts (0: none)")
     parser.add_argument("--examples", type=int, default=300, help="held-out VQA questions to ask")
     parser.add_argument("--gripper-examples", type=int, default=1000, help="images for the linear probe")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, help="also write the result as JSON here")
     args = parser.parse_args(argv)
-    if not args.vqa and not args.grounding:
-        parser.error("give --vqa, --grounding N or both")
+    if not (args.vqa or args.grounding or args.goal_tiles):
+        parser.error("give --vqa, --grounding N, --goal-tiles N or several")
     torch.set_num_threads(args.threads)
     result = probe(args.model, args.vqa, args.examples, args.gripper_examples) if args.vqa else {"model": args.model}
     if args.grounding:
         result["grounding"] = grounding(args.model, args.grounding)
+    if args.goal_tiles:
+        result["goal_tiles"] = goal_tiles(args.model, args.goal_tiles)
     text = json.dumps(result, indent=1)
     print(text)
     if args.out:
