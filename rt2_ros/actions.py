@@ -111,6 +111,10 @@ class ActionTokenizer:
         values = self.low + checked[1:] * self.bin_width
         return values.astype(np.float32), bool(checked[0])
 
+    def expected_values(self, expected: np.ndarray) -> np.ndarray:
+        """(8,) expected bins (Decoded.expected) -> the (7,) values they stand for, as decode maps whole bins."""
+        return (self.low + np.asarray(expected, dtype=np.float64)[1:] * self.bin_width).astype(np.float32)
+
     def validate(self, bins: Sequence[int] | np.ndarray) -> np.ndarray:
         """The bins as int64 if they form a valid action, else ActionTextError saying what is wrong."""
         array = np.asarray(bins)

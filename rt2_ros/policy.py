@@ -169,6 +169,8 @@ class Policy:
             )
         modelled = time.perf_counter()
         values, terminate = self.vla.actions.decode(decoded.bins)
+        if self.vla.config.action_expectation and decoded.expected is not None:
+            values[:6] = self.vla.actions.expected_values(decoded.expected)[:6]
         values[6] = self._sticky(float(values[6]))
         regrasp = self._missed_grasp(arm)
         if regrasp:

@@ -112,3 +112,11 @@ def test_config_round_trip_keeps_bounds_and_statistics():
 def test_bad_bounds_raise():
     with pytest.raises(ValueError, match="low < high"):
         ActionTokenizer(low=[0] * 7, high=[0] * 7)
+
+
+def test_expected_bins_map_to_values_as_whole_bins_do(tokenizer):
+    bins = np.array([0, 3, 128, 255, 0, 17, 200, 255])
+    assert np.allclose(tokenizer.expected_values(bins.astype(float)), tokenizer.decode(bins)[0])
+    halfway = tokenizer.expected_values(np.array([0, 3.5, 128, 255, 0, 17, 200, 255]))
+    low, high = tokenizer.decode(bins)[0][0], tokenizer.decode(bins + np.eye(8, dtype=int)[1])[0][0]
+    assert halfway[0] == pytest.approx((low + high) / 2), "between two bins, their values' mean"

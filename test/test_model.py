@@ -170,3 +170,12 @@ def test_reduced_precision_loads_and_decodes_valid_actions(tiny_model_dir, dtype
     inputs = vla.encode_prompt(images(1)[0], vla.action_prompt("lift the cup"))
     for decoding in ("kv", "generate", "parallel"):
         vla.actions.decode(decode_action(vla, inputs, decoding=decoding).bins)
+
+
+def test_the_kv_loop_gives_each_positions_expected_bin_within_the_allowed_ones(vla):
+    for image in images(3, seed=5):
+        inputs = vla.encode_prompt(image, vla.action_prompt("open the drawer"))
+        decoded = decode_action(vla, inputs, decoding="kv")
+        assert decoded.expected.shape == (8,) and 0 <= decoded.expected[0] <= 1, "terminate is bin 0 or 1"
+        assert np.all((decoded.expected[1:] >= 0) & (decoded.expected[1:] <= N_BINS - 1))
+        assert decode_action(vla, inputs, decoding="generate").expected is None

@@ -150,3 +150,20 @@ def test_gripper_sticky_steps_beyond_the_gripper_state_count_is_refused(tiny_mod
     (tmp_path / "m" / CONFIG_NAME).write_text(json.dumps({**config, "gripper_sticky_steps": 10}))
     with pytest.raises(ValueError, match="gripper_sticky_steps must be 0"):
         Policy.from_pretrained(tmp_path / "m")
+
+
+def test_with_action_expectation_the_deltas_are_the_expected_values_and_the_tokens_unchanged(tiny_model_dir, tmp_path):
+    from rt2_ros.vla.decoding import decode_action
+
+    folder = tmp_path / "expectation"
+    shutil.copytree(tiny_model_dir, folder)
+    config = json.loads((folder / CONFIG_NAME).read_text())
+    (folder / CONFIG_NAME).write_text(json.dumps({**config, "action_expectation": True}))
+    chosen, expecting = Policy.from_pretrained(tiny_model_dir), Policy.from_pretrained(folder)
+    vla = expecting.vla
+    inputs = vla.encode_prompt(IMAGE, vla.action_prompt("pick up the red cube", expecting.gripper_state.text()))
+    plain, expected = chosen.act(IMAGE, "pick up the red cube"), expecting.act(IMAGE, "pick up the red cube")
+    assert expected.tokens == plain.tokens and expected.gripper == plain.gripper
+    want = vla.actions.expected_values(decode_action(vla, inputs).expected)[:6]
+    assert np.allclose(expected.delta, want, atol=1e-6)
+    assert not np.allclose(expected.delta, plain.delta), "a random tiny model spreads its bins: the mean moves"

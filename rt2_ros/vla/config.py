@@ -87,6 +87,12 @@ class VLAConfig:
     # on air the model carried on as if it held the object (session 20, pick seed 1000016 and
     # pick_attribute 1000004) and nothing it sees at 96x96 told it otherwise.
     regrasp_after_steps: int = 0
+    # The six deltas are the expected value of each token's distribution over its bins, not the chosen bin
+    # (the chosen tokens are still what the next ones are conditioned on, and Action.tokens; the gripper
+    # and terminate stay the chosen bins). Why: where the model spreads its probability over neighbouring
+    # bins, the chosen bin throws away which side it leans to; closed loop the arm stopped a few pixels short
+    # of its goal, the plan's offsets still pointing on (session 26).
+    action_expectation: bool = False
     # With plan_locate_goal, a goal named by one of goal_glimpse_symbols ("number 3 tile" names "3") is found
     # by reading glimpses (rt2_ros.glimpse): the symbol in the middle of a crop of 1/goal_glimpse_zoom of a
     # sharper image is read around each of the model's likeliest points to the goal, and the place whose

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -28,6 +28,9 @@ DECODINGS = ("kv", "generate", "parallel")
 class Decoded:
     bins: np.ndarray  # (8,) int64 in RT-2 order
     plan: str = ""
+    # (8,) float64: each position's expected bin under the model's distribution over the bins allowed there
+    # (the KV-cached loop only; None from generate and parallel)
+    expected: np.ndarray | None = None
 
 
 class KVStream:
@@ -78,7 +81,7 @@ def decode_action(
 ) -> Decoded:
     """The 8 action bins for a prompt, by the KV-cached loop, `model.generate`, or one parallel pass."""
     if decoding == "kv":
-        return Decoded(_action_tokens(vla, KVStream(vla.model, inputs), temperature, generator))
+        return _action_tokens(vla, KVStream(vla.model, inputs), temperature, generator)
     if temperature > 0 and decoding != "kv":
         raise ValueError("sampling (temperature > 0) is done by decoding='kv'; generate and parallel are greedy")
     if decoding == "generate":
@@ -88,14 +91,18 @@ def decode_action(
     raise ValueError(f"unknown decoding {decoding!r}; choose one of {', '.join(DECODINGS)}")
 
 
-def _action_tokens(vla: VLA, stream: KVStream, temperature: float, generator: torch.Generator | None) -> np.ndarray:
-    bins = []
+def _action_tokens(vla: VLA, stream: KVStream, temperature: float, generator: torch.Generator | None) -> Decoded:
+    """The 8 chosen bins, each fed before the next is chosen, and each position's expected bin."""
+    bins, expected = [], []
     for position in range(N_TOKENS):
         ids = vla.action_ids[allowed_bins(position)]
-        bins.append(_choose(stream.logits[ids], temperature, generator))
+        scores = stream.logits[ids]
+        bins.append(_choose(scores, temperature, generator))
+        probs = torch.softmax(scores.float(), dim=-1)
+        expected.append(float((probs * torch.arange(len(ids))).sum()))
         if position < N_TOKENS - 1:  # the last token needs no forward pass: nothing follows it
             stream.feed([int(ids[bins[-1]])])
-    return np.array(bins, dtype=np.int64)
+    return Decoded(np.array(bins, dtype=np.int64), expected=np.array(expected))
 
 
 class ActionConstraint(LogitsProcessor):
@@ -192,7 +199,7 @@ def decode_with_plan(
         plan = f"{plan} {offsets}"
     if config.action_marker not in text:  # the model did not write the marker: write it for it
         stream.feed(vla.text_ids(config.action_marker))
-    return Decoded(_action_tokens(vla, stream, temperature, generator), plan=plan)
+    return replace(_action_tokens(vla, stream, temperature, generator), plan=plan)
 
 
 @torch.inference_mode()
@@ -207,7 +214,7 @@ def decode_action_after_plan(
     """The action a plan-trained model decodes after `plan`, fed teacher forced in place of its own."""
     stream = KVStream(vla.model, inputs)
     stream.feed(vla.text_ids(f"{vla.config.plan_prefix} {plan} {vla.config.action_marker}"))
-    return Decoded(_action_tokens(vla, stream, temperature, generator), plan=plan)
+    return replace(_action_tokens(vla, stream, temperature, generator), plan=plan)
 
 
 TRACKED_POINTS = ("object", "goal")  # they move only when carried or pushed: a few loc bins per step
