@@ -6,7 +6,8 @@ sixth of the image around a candidate, resized to the model's input, shows the d
 scale, where the same model reads it once trained on enough glimpses (session 25). The goal is then found
 in two steps (Policy's goal locator with goal_glimpse_zoom set): the model's likeliest answers to "where
 is the <goal>?" are the places to read, since they fall on the tiles even when the first one is the wrong
-tile; each is read in a glimpse, and the first whose symbol the instruction names is kept.
+tile; each is read in a glimpse, and the tile read most often as the symbol the instruction names is kept
+(find_named: the glimpses of one tile vote).
 
 The crop is the same function for training data (rt2 vqa --kinds tile_glimpse) and for decoding, so a
 glimpse at decoding time looks like the glimpses trained on.
@@ -27,8 +28,9 @@ NO_TILE = "none"  # the answer when no tile is in the middle of the glimpse
 GLIMPSE_ZOOM = 6  # the zoom models/rt2-sim reads (its goal_glimpse_zoom): `rt2 vqa --glimpse-zoom`'s default
 MERGE_LOC_BINS = 40  # candidates closer than this (about 4 px of a 96 px image) are one place
 # The places read: the likeliest 4 rows and 3 columns for each of the pointing answer. Session 26: the
-# named tile was among them for 119 of 120 tiles, against 109 for the points to all 14 tile names, and
-# finding took 0.3 s instead of 0.8 s (seeds 3000020-3000059, model card section "Session 26").
+# named tile was among them for 119 of 120 tiles, against 109 for the points to all 14 tile names
+# (seeds 3000020-3000059, model card section "Session 26"); with every place read for the vote, finding
+# takes 0.69 s once per episode (`rt2 probe --goal-tiles 60`).
 CANDIDATE_ROWS, CANDIDATE_COLUMNS = 4, 3
 # Candidates closer than this (about 8 px) to a better-ranked one are glimpses of its tile. Why 8 px: the
 # two glimpses of seed 1000038's 0 tile were 4 px above and below it (their mean 1 px from its centre),

@@ -95,8 +95,8 @@ class VLAConfig:
     action_expectation: bool = False
     # With plan_locate_goal, a goal named by one of goal_glimpse_symbols ("number 3 tile" names "3") is found
     # by reading glimpses (rt2_ros.glimpse): the symbol in the middle of a crop of 1/goal_glimpse_zoom of a
-    # sharper image is read around each of the model's likeliest points to the goal, and the place whose
-    # symbol the instruction names is kept; the model's own point when none reads so (0: off). Other goals
+    # sharper image is read around each of the model's likeliest points to the goal, and the tile read most
+    # often as the goal's symbol is kept; the model's own point when none reads so (0: off). Other goals
     # are the model's point. Why: at 96x96 a digit is 3-4 grey pixels, and the named digit tile was found
     # about half the time (sessions 19-22).
     goal_glimpse_zoom: int = 0
