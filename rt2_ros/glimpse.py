@@ -93,10 +93,9 @@ def find_named(
             same.append(index)
     best: list[int] = []
     for members in tiles:
-        symbols = Counter(readings[i] for i in members if readings[i] != NO_TILE)
         agreeing = [i for i in members if readings[i] in words and readings[i] != NO_TILE]
-        others = max((n for symbol, n in symbols.items() if symbol not in words), default=0)
-        if len(agreeing) > max(others, len(best)):
+        others = Counter(readings[i] for i in members if readings[i] not in words and readings[i] != NO_TILE)
+        if len(agreeing) > max(max(others.values(), default=0), len(best)):
             best = agreeing
     if not best:
         return None, readings

@@ -46,7 +46,7 @@ def goal_finding(policy, sim, camera: str, scenes: int, zoom: int, progress: boo
             place = policy.find_by_glimpses(image, detail, name) if zoom > 1 else policy.point(image, name)
             seconds += time.perf_counter() - start
             error = _error(place, centre, height, width)
-            own = _error(policy.point(image, name), centre, height, width)
+            own = _error(policy.point(image, name), centre, height, width) if zoom > 1 else error
             found, pointed = found + (error < FOUND_PX), pointed + (own < FOUND_PX)
             errors.append(error)
             readings = policy.glimpse_readings
