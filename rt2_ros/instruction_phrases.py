@@ -1,11 +1,13 @@
-"""What an instruction names, as a pointing question can ask for it: its goal, and an object named by attribute.
+"""What an instruction names, as a pointing question can ask for it: its object, its goal, and an object named
+by attribute.
 
-"put the red cube onto the number 3 tile" -> goal "number 3 tile"; "move the cube near the blue cylinder"
--> goal "blue cylinder"; "pick up the cube" -> no goal. "grab the tiniest object" -> attribute "tiniest
-object"; "lift the red one" -> "red one"; "pick up the red cube" -> no attribute (the object is named by
-its shape, and the plan names it alike). Read by words, not by the sim's templates (rt2_ros.sim.tasks.TEMPLATES),
-so other phrasings work as long as the goal comes last. Kept apart from the sim so that Policy (in the node)
-reads instructions without loading MuJoCo.
+"pick the red cube up off the table" -> object "red cube"; "put the red cube onto the number 3 tile" -> goal
+"number 3 tile"; "move the cube near the blue cylinder" -> goal "blue cylinder"; "pick up the cube" -> no
+goal. "grab the tiniest object" -> attribute "tiniest object"; "lift the red one" -> "red one"; "pick up the
+red cube" -> no attribute (the object is named by its shape, and the plan names it alike). Read by words, not
+by the sim's templates (rt2_ros.sim.tasks.TEMPLATES), so other phrasings work as long as the object comes
+first and the goal last. Kept apart from the sim so that Policy (in the node) reads instructions without
+loading MuJoCo.
 """
 
 from __future__ import annotations
@@ -18,6 +20,16 @@ _DIRECTIONS = {"left", "right", "front", "back"}
 _GOAL = re.compile(rf"\b(?:{_PREPOSITIONS})\s+(?:the\s+)?(?P<goal>.+?)\s*[.!]*$")
 # "the <one word> object|one|thing", and "on the table" after it: the object is told apart by its attribute.
 _ATTRIBUTE = re.compile(r"\bthe\s+(?P<attribute>\w+\s+(?:object|one|thing)(?:\s+on\s+the\s+table)?)\b")
+
+# "the" and the words after it up to the first that starts a goal, a direction or another clause.
+_NOT_OBJECT = r"(?:on|onto|to|near|next|close|beside|towards|and|up|off|left|right|front|back|\w+wards)\b"
+_OBJECT = re.compile(rf"\bthe\s+(?P<object>(?!{_NOT_OBJECT})\w+(?:\s+(?!{_NOT_OBJECT})\w+)*)")
+
+
+def object_name(instruction: str) -> str | None:
+    """The object the instruction names first ("red cube", "largest thing"), without "the"; None when it names none."""
+    match = _OBJECT.search(instruction.strip().lower())
+    return match.group("object") if match else None
 
 
 def goal_name(instruction: str) -> str | None:

@@ -28,7 +28,7 @@ from rt2_ros.glimpse import (
 )
 from rt2_ros.gripper_state import CLOSED_ABOVE, GripperState
 from rt2_ros.images import InvalidImageError, to_pil
-from rt2_ros.instruction_phrases import attribute_name, goal_name
+from rt2_ros.instruction_phrases import attribute_name, goal_name, object_name
 from rt2_ros.plan_grammar import LOCATE_QUESTION, loc_to_pixel, plan_points
 from rt2_ros.tool_points import ArmView
 from rt2_ros.vla.decoding import (
@@ -261,13 +261,15 @@ class Policy:
         """For plan_locate: name -> where this model points to it in `image` (loc bins); None when not asked.
 
         With plan_locate_attribute, an object the instruction names by attribute is asked for by that phrase
-        whatever name the plan writes."""
+        whatever name the plan writes; with plan_locate_named, any object the instruction names."""
         config = self.vla.config
         if not (config.plan_locate == "every" or (config.plan_locate == "first" and not self.last_plan_points)):
             return None
-        attribute = attribute_name(instruction) if config.plan_locate_attribute else None
-        if attribute is not None:
-            return lambda name: self.point(image, attribute)
+        phrase = (attribute_name(instruction) if config.plan_locate_attribute else None) or (
+            object_name(instruction) if config.plan_locate_named else None
+        )
+        if phrase is not None:
+            return lambda name: self.point(image, phrase)
         return lambda name: self.point(image, name)
 
     def _goal_locator(self, image: Any, instruction: str, detail: Any) -> Callable[[], np.ndarray | None] | None:

@@ -3,8 +3,8 @@
 import numpy as np
 
 from rt2_ros.data.pointing import tile_name
-from rt2_ros.instruction_phrases import goal_name
-from rt2_ros.sim.tasks import sample_task, tile_phrase
+from rt2_ros.instruction_phrases import goal_name, object_name
+from rt2_ros.sim.tasks import TEMPLATES, sample_task, tile_phrase
 
 
 def test_every_sim_phrasing_of_a_goal_is_read_as_its_name():
@@ -45,3 +45,20 @@ def test_an_object_named_by_attribute_is_read_as_pick_attribute_names_it():
     assert kinds == set(ATTRIBUTE_PHRASES)
     assert attribute_name("Grab the BIGGEST thing on the table!") == "biggest thing on the table"
     assert attribute_name("pick up the red one") == "red one" and attribute_name("") is None
+
+
+def test_every_sim_phrasing_names_its_object_as_the_scene_does():
+    """The object phrase ends before a goal, a direction or a second clause ("... up off the table")."""
+    fields = {"target": "purple cylinder", "reference": "blue cube", "tile": "the number 3 tile"}
+    for task, templates in TEMPLATES.items():
+        for template in templates if task != "pick_attribute" else ():
+            for direction in ("left", "right", "front", "back"):
+                instruction = template.format(direction=direction, **fields)
+                assert object_name(instruction) == "purple cylinder", instruction
+    for seed in range(100):
+        for task in ("pick", "move_near", "place_on", "place_on_tile", "push"):
+            instance = sample_task(task, seed)
+            assert object_name(instance.instruction) == instance.target, instance.instruction
+    assert object_name("Push the purple cylinder rightwards.") == "purple cylinder"
+    assert object_name("grab the tiniest object") == "tiniest object"
+    assert object_name("") is None and object_name("move left") is None

@@ -319,3 +319,22 @@ def test_fingers_shut_on_nothing_open_again_and_the_object_is_located_anew(plann
     config.regrasp_after_steps = -1
     with pytest.raises(ValueError, match="regrasp_after_steps must be 0"):
         VLAConfig.from_dict(config.to_dict())
+
+
+def test_an_object_is_located_as_the_instruction_names_it_whatever_the_plan_calls_it(planner_dir, tmp_path):
+    """plan_locate_named: the plan writes only names from the robot data (it calls a purple cube "blue cube"),
+    so the object's point is the answer to the instruction's own phrase for it."""
+    policy = policy_with(planner_dir, tmp_path, CountingPolicy, plan_locate="first", plan_locate_named=True)
+    located = policy.point(IMAGE, "purple cube").tolist()
+    policy.asked.clear()
+    plan = policy.act(IMAGE, "pick the purple cube up off the table").plan
+    assert policy.asked == ["purple cube"] and plan_points(plan)["object"].tolist() == located, plan
+    assert plan.startswith("cube")  # the plan's own words are kept: only the point is the instruction's object
+    policy.reset()  # an attribute phrase is asked for as such when plan_locate_attribute is on too
+    policy.vla.config.plan_locate_attribute = True
+    policy.act(IMAGE, "lift the largest thing on the table")
+    assert policy.asked[-1] == "largest thing on the table"
+    config = VLAConfig.load(tmp_path / "model")
+    config.plan_locate = ""
+    with pytest.raises(ValueError, match="plan_locate_named changes what plan_locate asks for"):
+        VLAConfig.from_dict(config.to_dict())

@@ -68,6 +68,11 @@ class VLAConfig:
     # rt2_ros.instruction_phrases.attribute_name) is located as the instruction names it, not by the name the
     # plan gives it: the plan chose that name itself, and chose the wrong object as often as not (session 19).
     plan_locate_attribute: bool = False
+    # With plan_locate, the object is located as the instruction names it (rt2_ros.instruction_phrases.object_name),
+    # not by the name the plan gives it: the plan writes only names it saw in robot data and calls a purple cube
+    # "blue cube", while the pointing answer learned every name the VQA data shows (session 27). An attribute
+    # phrase (plan_locate_attribute) is asked for first.
+    plan_locate_named: bool = False
     # Plan points written exactly as first found rather than within plan_track_window of the last
     # step's: "object", the located object (plan_locate "first") until the fingers have closed on it, since
     # nothing has moved it yet; "goal", the first plan's goal for the whole episode, since a goal stays put.
@@ -125,8 +130,9 @@ class VLAConfig:
         if not 0 <= self.gripper_sticky_steps <= HELD_CAP:
             steps = self.gripper_sticky_steps
             raise ValueError(f"gripper_sticky_steps must be 0 (off) to {HELD_CAP} steps, got {steps}")
-        if self.plan_locate_attribute and not self.plan_locate:
-            raise ValueError('plan_locate_attribute changes what plan_locate asks for: set plan_locate to "first"')
+        for flag in ("plan_locate_attribute", "plan_locate_named"):
+            if getattr(self, flag) and not self.plan_locate:
+                raise ValueError(f'{flag} changes what plan_locate asks for: set plan_locate to "first"')
         if self.regrasp_after_steps < 0:
             raise ValueError(
                 f"regrasp_after_steps must be 0 (off) or a number of control steps, got {self.regrasp_after_steps}"
