@@ -22,7 +22,10 @@ _GOAL = re.compile(rf"\b(?:{_PREPOSITIONS})\s+(?:the\s+)?(?P<goal>.+?)\s*[.!]*$"
 _ATTRIBUTE = re.compile(r"\bthe\s+(?P<attribute>\w+\s+(?:object|one|thing)(?:\s+on\s+the\s+table)?)\b")
 
 # "the" and the words after it up to the first that starts a goal, a direction or another clause.
-_NOT_OBJECT = r"(?:on|onto|to|near|next|close|beside|towards|and|up|off|left|right|front|back|\w+wards)\b"
+_NOT_OBJECT = (
+    r"(?:on|onto|to|near|next|close|beside|towards|into|in|inside|from|at|with|over|under|above|below|behind"
+    r"|and|then|up|off|left|right|front|back|\w+wards)\b"
+)
 _OBJECT = re.compile(rf"\bthe\s+(?P<object>(?!{_NOT_OBJECT})\w+(?:\s+(?!{_NOT_OBJECT})\w+)*)")
 
 

@@ -61,4 +61,5 @@ def test_every_sim_phrasing_names_its_object_as_the_scene_does():
             assert object_name(instance.instruction) == instance.target, instance.instruction
     assert object_name("Push the purple cylinder rightwards.") == "purple cylinder"
     assert object_name("grab the tiniest object") == "tiniest object"
+    assert object_name("take the red cup from the shelf and put it in the bin") == "red cup"
     assert object_name("") is None and object_name("move left") is None
