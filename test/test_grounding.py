@@ -44,7 +44,12 @@ def test_the_plan_error_is_the_distance_from_the_written_point_to_the_named_obje
     sim = TabletopSim("ur5e", cameras={"scene": (SIZE, SIZE)})
     tasks = ("pick", "push")
     result = first_frame_grounding(Policy.from_pretrained(fixed_planner), sim, "scene", 2, tasks)
-    for split, seeds_of in (("train", splits.robot_seeds), ("eval", lambda t, n: splits.eval_seeds("seen", t, n))):
+    splits_seeds = {
+        "train": splits.robot_seeds,
+        "eval": lambda task, n: splits.eval_seeds("seen", task, n),
+        "unseen_objects": lambda task, n: splits.eval_seeds("unseen_objects", task, n),
+    }
+    for split, seeds_of in splits_seeds.items():
         errors, named, blind = [], [], []
         for task in tasks:
             for seed in seeds_of(task, 2):
@@ -81,5 +86,7 @@ def test_the_command_writes_the_grounding_as_json(fixed_planner, tmp_path, capsy
     assert probe(["--model", str(fixed_planner), "--grounding", "1", "--out", str(out)]) == 0
     result = json.loads(out.read_text())
     assert result == json.loads(capsys.readouterr().out)
-    assert set(result["grounding"]) >= {"train", "eval"} and result["grounding"]["seeds_per_task"] == 1
+    assert (
+        set(result["grounding"]) >= {"train", "eval", "unseen_objects"} and result["grounding"]["seeds_per_task"] == 1
+    )
     assert len(result["grounding"]["train"]["plan_by_task"]) == len(splits.CATEGORY_TASKS["seen"])

@@ -2,12 +2,13 @@
 
 Closed loop, a plan model steers by its plan's first point, the object the instruction names; when
 that point is off on the first frame, the arm goes to the wrong place however well it acts. This
-asks on the first frame (arm at home) of training scenes and of evaluation scenes, and also asks the
-same model `point to the <object>.` as a VQA question on the same image. A model that points well
-but plans badly does not use what it sees in its plan; one that does both badly does not find the
-object; one that does well on training scenes only has learnt those scenes. Teacher-forced
-validation cannot tell: it feeds the true plan tokens before each one. (Session 5's
-experiments/plan_probe.py --start asked the first of these questions, on evaluation scenes only.)
+asks on the first frame (arm at home) of training scenes, of evaluation scenes and of unseen-object scenes
+(a colour held out of the robot data, named only in the VQA data), and also asks the same model
+`point to the <object>.` as a VQA question on the same image. A model that points well but plans badly
+does not use what it sees in its plan; one that does both badly does not find the object; one that does
+well on training scenes only has learnt those scenes. Teacher-forced validation cannot tell: it feeds the
+true plan tokens before each one. (Session 5's experiments/plan_probe.py --start asked the first of these
+questions, on evaluation scenes only.)
 """
 
 from __future__ import annotations
@@ -49,13 +50,15 @@ def _judge(text: str, sim, camera: str, size: int) -> tuple[float, bool] | None:
 def first_frame_grounding(
     policy, sim, camera: str, seeds_per_task: int, tasks: tuple[str, ...] = splits.CATEGORY_TASKS["seen"]
 ) -> dict[str, Any]:
-    """Plan and VQA pointing on the first frame of `seeds_per_task` training and evaluation scenes per task."""
+    """Plan and VQA pointing on the first frame of `seeds_per_task` training, evaluation and unseen-object scenes
+    per task."""
     if not policy.vla.config.plan_trained:
         raise ValueError(f"model {policy.vla.name!r} writes no plan (rt2_config.json plan_trained is false)")
     size = sim.cameras.sizes[camera][0]
     scenes = {
         "train": lambda task: splits.robot_seeds(task, seeds_per_task),
         "eval": lambda task: splits.eval_seeds("seen", task, seeds_per_task),
+        "unseen_objects": lambda task: splits.eval_seeds("unseen_objects", task, seeds_per_task),
     }
     out: dict[str, Any] = {"near_px": NEAR_PX, "seeds_per_task": seeds_per_task}
     for split, seeds_of in scenes.items():

@@ -11,8 +11,9 @@ gripper's position no better than random ones mean training has not taught the t
     rt2 probe --model models/rt2-sim --grounding 5     # plan models: first-frame grounding in the sim
     rt2 probe --model models/rt2-sim --goal-tiles 60   # each tile of 60 place_on_tile layouts, by its name
 
---grounding N asks a plan-trained model, on the first frame of N training and N evaluation scenes
-per seen task, where the named object is: in its plan and as a VQA point (rt2_ros.eval.grounding).
+--grounding N asks a plan-trained model, on the first frame of N training, N evaluation and N
+unseen-object scenes per task, where the named object is: in its plan and as a VQA point
+(rt2_ros.eval.grounding).
 --goal-tiles N asks, for every tile of N place_on_tile layouts, where the policy finds "the number 3
 tile": by glimpses when the model's config reads them, and by its own point (rt2_ros.eval.goal_finding).
 """
