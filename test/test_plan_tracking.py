@@ -338,3 +338,21 @@ def test_an_object_is_located_as_the_instruction_names_it_whatever_the_plan_call
     config.plan_locate = ""
     with pytest.raises(ValueError, match="plan_locate_named changes what plan_locate asks for"):
         VLAConfig.from_dict(config.to_dict())
+
+
+def test_a_plan_never_ends_where_a_named_point_is_due(planner_dir):
+    """A model that would end its plan on an object's name (as the shipped one did on a colour the robot data
+    never showed) writes the located point there instead; after a whole point it may end as it likes."""
+    from rt2_ros.vla import VLA
+    from rt2_ros.vla.decoding import _PointTracker
+
+    vla = VLA.from_pretrained(planner_dir)
+    located = np.array([321, 654])
+    tracker = _PointTracker(vla, {}, locate=lambda name: located)
+    eos = vla.tokenizer.eos_token_id
+    logits = torch.zeros(len(vla.text_banned))
+    logits[eos] = 10.0  # the model wants to stop
+    assert tracker("purple cylinder", eos, logits) == int(vla.loc_ids[321])
+    assert tracker("purple cylinder<loc0321>", eos, logits) == int(vla.loc_ids[654])
+    assert tracker("purple cylinder<loc0321><loc0654>", eos, logits) == eos
+    assert tracker("", eos, logits) == eos  # nothing named yet: no point is due

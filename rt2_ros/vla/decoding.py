@@ -260,14 +260,17 @@ class _PointTracker:
         self.located: dict[str, np.ndarray | None] = {}  # object name -> its point, asked once per plan
         self.located_goal: np.ndarray | None = None  # the instruction's goal, asked once per plan
         self.is_loc = set(vla.loc_ids.tolist()) if vla.loc_ids is not None else set()
+        self.eos = vla.tokenizer.eos_token_id
 
     def __call__(self, text: str, token: int, logits: torch.Tensor) -> int:
         where = _writing(text)
         if token not in self.is_loc:
-            if where is None or where[2] != 1:
+            if where is None or (where[2] != 1 and token != self.eos):
                 return token
             # A point's column always follows its row: a model that wrote a word there (it did after a located
-            # goal row it had not expected) would leave a point that plan_points cannot read.
+            # goal row it had not expected) would leave a point that plan_points cannot read. And a named point
+            # is never left without its row: a model that ended its plan on an object's name (it did on a
+            # colour the robot data never showed, session 27) would leave the located point nowhere to go.
             token = int(self.loc_ids[int(torch.argmax(logits[self.loc_ids]))])
         if where is None:
             if _ENDS_WITH_POINT.search(text):  # a point is two tokens: no third after it
@@ -390,10 +393,10 @@ def _free_text(
     for _ in range(max_tokens):
         logits = stream.logits[: len(banned)].masked_fill(banned, float("-inf"))
         token = int(torch.argmax(logits))
+        if refine is not None:  # before the end is taken: refine may write on where the model would stop
+            token = refine(text, token, logits)
         if token == eos:
             break
-        if refine is not None:
-            token = refine(text, token, logits)
         ids.append(token)
         stream.feed([token])
         text = vla.tokenizer.decode(ids, skip_special_tokens=True)
