@@ -138,6 +138,7 @@ class Policy:
         self.goal_anchor: np.ndarray | None = None  # plan_hold "goal": the first plan's goal point
         self.grasping = False  # regrasp_after_steps: the gripper was closed at grasping height
         self.closed_on_air = 0  # control steps in a row the arm has measured the closed fingers holding nothing
+        self.was_holding = False  # relocate_after_release: the arm measured the fingers holding something
         self.glimpse_readings: list[str] = []  # goal_glimpse_zoom: what the first step's glimpses read, in order
 
     def act(self, image: Any, instruction: str, arm: ArmView | None = None, detail: Any = None) -> Action:
@@ -149,6 +150,8 @@ class Policy:
         is sharp enough when it comes straight from a camera of a few hundred pixels).
         """
         start = time.perf_counter()
+        if self._released(arm):  # what was held is let go: where things are now is asked anew
+            self.last_plan_points, self.object_anchor, self.goal_anchor = {}, None, None
         prompt = self.vla.action_prompt(instruction, self.gripper_state.text())
         inputs = self.vla.encode_prompt(to_pil(image), prompt)
         preprocessed = time.perf_counter()
@@ -193,6 +196,17 @@ class Policy:
                 "postprocess": 1e3 * (done - modelled),
                 "total": 1e3 * (done - start),
             },
+        )
+
+    def _released(self, arm: ArmView | None) -> bool:
+        """relocate_after_release: the arm held something at the last step, and with the gripper open no longer."""
+        held, self.was_holding = self.was_holding, bool(arm is not None and arm.holding)
+        return bool(
+            self.vla.config.relocate_after_release
+            and held
+            and arm is not None
+            and arm.holding is False
+            and self.last_gripper < CLOSED_ABOVE
         )
 
     def _sticky(self, command: float) -> float:

@@ -356,3 +356,23 @@ def test_a_plan_never_ends_where_a_named_point_is_due(planner_dir):
     assert tracker("purple cylinder<loc0321>", eos, logits) == int(vla.loc_ids[654])
     assert tracker("purple cylinder<loc0321><loc0654>", eos, logits) == eos
     assert tracker("", eos, logits) == eos  # nothing named yet: no point is due
+
+
+def test_after_a_release_the_object_is_located_anew_when_the_setting_says_so(planner_dir, tmp_path):
+    """relocate_after_release: the fingers held something and, with the gripper open, hold nothing now."""
+    for setting, asked in ((True, ["cube", "cube"]), (False, ["cube"])):
+        shutil.rmtree(tmp_path / "model", ignore_errors=True)
+        policy = policy_with(planner_dir, tmp_path, CountingPolicy, plan_locate="first", relocate_after_release=setting)
+        for holding in (False, True, True):  # located at the first step, then held
+            policy.act(IMAGE, INSTRUCTION, ArmView(DOWN_CAMERA, TOOL, 0.02, holding=holding))
+        assert policy.asked == ["cube"]
+        policy.last_gripper = 1.0  # still commanded closed: a slip, not a release (regrasp_after_steps' case)
+        policy.act(IMAGE, INSTRUCTION, ArmView(DOWN_CAMERA, TOOL, 0.02, holding=False))
+        assert policy.asked == ["cube"]
+        policy.was_holding, policy.last_gripper = True, 0.0  # let go
+        policy.act(IMAGE, INSTRUCTION, ArmView(DOWN_CAMERA, TOOL, 0.02, holding=False))
+        assert policy.asked == asked, setting
+    config = VLAConfig.load(tmp_path / "model")
+    config.relocate_after_release, config.plan_locate = True, ""
+    with pytest.raises(ValueError, match="relocate_after_release locates as plan_locate"):
+        VLAConfig.from_dict(config.to_dict())

@@ -92,6 +92,10 @@ class VLAConfig:
     # on air the model carried on as if it held the object (session 20, pick seed 1000016 and
     # pick_attribute 1000004) and nothing it sees at 96x96 told it otherwise.
     regrasp_after_steps: int = 0
+    # When the arm measures that it no longer holds what it held while the gripper is commanded open (a
+    # release), the object and goal are located anew, as at an episode's first step. Why: after letting go of
+    # the wrong object the plan kept tracking where it had been (session 27, pick_attribute seed 1000034).
+    relocate_after_release: bool = False
     # The six deltas are the expected value of each token's distribution over its bins, not the chosen bin
     # (the chosen tokens are still what the next ones are conditioned on, and Action.tokens; the gripper
     # and terminate stay the chosen bins). Why: where the model spreads its probability over neighbouring
@@ -133,6 +137,8 @@ class VLAConfig:
         for flag in ("plan_locate_attribute", "plan_locate_named"):
             if getattr(self, flag) and not self.plan_locate:
                 raise ValueError(f'{flag} changes what plan_locate asks for: set plan_locate to "first"')
+        if self.relocate_after_release and self.plan_locate != "first":
+            raise ValueError('relocate_after_release locates as plan_locate "first" does: set plan_locate to "first"')
         if self.regrasp_after_steps < 0:
             raise ValueError(
                 f"regrasp_after_steps must be 0 (off) or a number of control steps, got {self.regrasp_after_steps}"
