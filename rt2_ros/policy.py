@@ -151,7 +151,7 @@ class Policy:
         """
         start = time.perf_counter()
         if self._released(arm):  # what was held is let go: where things are now is asked anew
-            self.last_plan_points, self.object_anchor, self.goal_anchor = {}, None, None
+            self._locate_anew()
         prompt = self.vla.action_prompt(instruction, self.gripper_state.text())
         inputs = self.vla.encode_prompt(to_pil(image), prompt)
         preprocessed = time.perf_counter()
@@ -179,8 +179,8 @@ class Policy:
         if regrasp:
             values[6] = self.last_gripper = 0.0
         self.gripper_state = self.gripper_state.after(float(values[6]))
-        if regrasp:  # the next plan starts over, as an episode's first: the object located anew
-            self.last_plan_points, self.object_anchor, self.goal_anchor = {}, None, None
+        if regrasp:
+            self._locate_anew()
         elif self.chain_of_thought:
             self._remember_plan(plan_points(decoded.plan), None if arm is None else arm.holding)
         done = time.perf_counter()
@@ -197,6 +197,10 @@ class Policy:
                 "total": 1e3 * (done - start),
             },
         )
+
+    def _locate_anew(self) -> None:
+        """The next plan starts over, as an episode's first: the object and the goal are located anew."""
+        self.last_plan_points, self.object_anchor, self.goal_anchor = {}, None, None
 
     def _released(self, arm: ArmView | None) -> bool:
         """relocate_after_release: the arm held something at the last step, and with the gripper open no longer."""
